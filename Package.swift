@@ -1,0 +1,77 @@
+// swift-tools-version: 6.0
+// The product catalog back end: importer, FastCGI server, data generator.
+// Layout: one module per part (see README "Code map"); executables are thin.
+import PackageDescription
+
+let package = Package(
+    name: "products",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "products-import", targets: ["products-import"]),
+        .executable(name: "products-server", targets: ["products-server"]),
+        .executable(name: "products-datagen", targets: ["products-datagen"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C libraries, found with pkg-config; apt names them for a fresh machine.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CFastCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
+
+        // Swift wrappers: nothing outside these two modules sees an OpaquePointer.
+        .target(name: "Postgres", dependencies: ["CLibPQ"]),
+        .target(name: "FastCGI", dependencies: ["CFastCGI"]),
+
+        // The importer's parts: the CSV dialect and its repairs, then loading and swapping.
+        .target(name: "CatalogCSV"),
+        .target(name: "CatalogImport", dependencies: [
+            "CatalogCSV", "Postgres",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "CatalogDatagen"),
+
+        // The API: routing, validation, rendering. Pure values, no I/O.
+        .target(name: "ProductsAPI"),
+        // The prefork server: master (process control) and worker (request loop).
+        .target(name: "ProductsServer", dependencies: [
+            "ProductsAPI", "Postgres", "FastCGI",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .executableTarget(name: "products-import", dependencies: [
+            "CatalogImport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "products-server", dependencies: [
+            "ProductsServer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "products-datagen", dependencies: [
+            "CatalogDatagen",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Shared by the integration and end-to-end tests: a throwaway PostgreSQL
+        // cluster, and helpers to run the built executables.
+        .target(name: "TestSupport", dependencies: ["Postgres"], path: "Tests/TestSupport"),
+
+        // Unit tests: no database, no sockets.
+        .testTarget(name: "CatalogCSVTests", dependencies: ["CatalogCSV"]),
+        .testTarget(name: "ProductsAPITests", dependencies: ["ProductsAPI"]),
+        .testTarget(name: "ProductsServerTests", dependencies: ["ProductsServer"]),
+        // Integration tests: a real PostgreSQL, started by the tests.
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
+        .testTarget(name: "CatalogImportTests", dependencies: [
+            "CatalogImport", "CatalogDatagen", "Postgres", "TestSupport",
+        ], resources: [.copy("Fixtures")]),
+        // End-to-end: real nginx, real products-server workers, real PostgreSQL.
+        .testTarget(name: "EndToEndTests", dependencies: [
+            "CatalogImport", "Postgres", "TestSupport",
+        ], resources: [.copy("Fixtures")]),
+    ],
+    swiftLanguageModes: [.v6]
+)

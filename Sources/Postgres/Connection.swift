@@ -1,0 +1,253 @@
+import CLibPQ
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One libpq connection. It owns its handle: `deinit` is the only place `PQfinish` runs.
+///
+/// A connection is not thread-safe and is deliberately not `Sendable`: keep it confined
+/// to the thread (in the server: the worker process) that made it.
+public final class Connection {
+    private let handle: OpaquePointer
+
+    /// Connects with `PQconnectdbParams`. `conninfo` may be a `key=value` string or a
+    /// `postgresql://` URI (it is passed as `dbname` with `expand_dbname`, so libpq parses
+    /// it); `overrides` are applied on top, e.g. `["application_name": "products-import"]`.
+    public init(conninfo: String, overrides: [String: String] = [:]) throws(PostgresError) {
+        var keys: [String] = ["dbname"]
+        var values: [String] = [conninfo]
+        for (k, v) in overrides.sorted(by: { $0.key < $1.key }) {
+            keys.append(k)
+            values.append(v)
+        }
+        let conn = withCStringArray(keys) { k in
+            withCStringArray(values) { v in PQconnectdbParams(k, v, 1) }
+        }
+        guard let conn else {
+            throw PostgresError(code: .connection, detail: "out of memory allocating a connection")
+        }
+        guard PQstatus(conn) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(conn))
+            PQfinish(conn)
+            throw PostgresError(code: .connection, detail: message)
+        }
+        self.handle = conn
+    }
+
+    deinit { PQfinish(handle) }
+
+    /// False once the server has gone away (seen by libpq on the last call).
+    public var isHealthy: Bool { PQstatus(handle) == CONNECTION_OK }
+
+    /// The server's backend process id (useful in logs).
+    public var backendPID: Int32 { PQbackendPID(handle) }
+
+    /// Runs one or more SQL statements with no parameters (simple query protocol).
+    /// Returns the result of the last statement.
+    @discardableResult
+    public func execute(_ sql: String) throws(PostgresError) -> QueryResult {
+        try check(PQexec(handle, sql))
+    }
+
+    /// Runs one statement with text parameters (`$1`, `$2`, ...). `nil` is SQL NULL.
+    /// Parameters are sent separately from the SQL text: never interpolate values.
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [String?]) throws(PostgresError) -> QueryResult {
+        let raw = withParameters(parameters) { count, values in
+            PQexecParams(handle, sql, count, nil, values, nil, nil, 0)
+        }
+        return try check(raw)
+    }
+
+    /// Prepares a named statement on this connection.
+    public func prepare(_ name: String, _ sql: String) throws(PostgresError) {
+        _ = try check(PQprepare(handle, name, sql, 0, nil))
+    }
+
+    /// Executes a statement made by `prepare`.
+    @discardableResult
+    public func executePrepared(_ name: String, _ parameters: [String?]) throws(PostgresError) -> QueryResult {
+        let raw = withParameters(parameters) { count, values in
+            PQexecPrepared(handle, name, count, values, nil, nil, 0)
+        }
+        return try check(raw)
+    }
+
+    /// Executes a prepared statement with one text parameter given as raw bytes
+    /// (no String is built: the server's hot path).
+    @discardableResult
+    public func executePrepared(_ name: String, parameter bytes: UnsafeBufferPointer<CChar>) throws(PostgresError) -> QueryResult {
+        var value: UnsafePointer<CChar>? = bytes.baseAddress
+        var length = Int32(bytes.count)
+        var format: Int32 = 1  // binary: the bytes are taken as they are, no NUL needed
+        let raw = PQexecPrepared(handle, name, 1, &value, &length, &format, 0)
+        return try check(raw)
+    }
+
+    /// Runs `COPY ... FROM STDIN` and lets `body` stream the data through a `CopyWriter`.
+    /// If `body` throws, the COPY is aborted (the server rolls the statement back) and
+    /// the error is rethrown. Returns the number of rows the server says it loaded.
+    @discardableResult
+    public func copyIn<E: Error>(_ sql: String, _ body: (inout CopyWriter) throws(E) -> Void) throws -> Int {
+        let start = try check(PQexec(handle, sql), expecting: PGRES_COPY_IN)
+        _ = start
+        var writer = CopyWriter(connection: self)
+        do {
+            try body(&writer)
+            try writer.flush()
+        } catch {
+            _ = PQputCopyEnd(handle, "aborted by client")
+            drainResults()
+            throw error
+        }
+        guard PQputCopyEnd(handle, nil) == 1 else {
+            throw PostgresError(code: .copy, detail: lastErrorMessage)
+        }
+        let end = try check(PQgetResult(handle))
+        drainResults()
+        return Int(end.affectedRows)
+    }
+
+    func putCopyData(_ bytes: UnsafeRawBufferPointer) throws(PostgresError) {
+        guard bytes.count > 0 else { return }
+        let rc = bytes.withMemoryRebound(to: CChar.self) { PQputCopyData(handle, $0.baseAddress, Int32($0.count)) }
+        if rc != 1 { throw PostgresError(code: .copy, detail: lastErrorMessage) }
+    }
+
+    func putCopyData(_ bytes: [UInt8]) throws(PostgresError) {
+        guard !bytes.isEmpty else { return }
+        let rc = bytes.withUnsafeBufferPointer { b in
+            b.withMemoryRebound(to: CChar.self) { PQputCopyData(handle, $0.baseAddress, Int32($0.count)) }
+        }
+        if rc != 1 { throw PostgresError(code: .copy, detail: lastErrorMessage) }
+    }
+
+    /// Quotes an identifier (schema, table) for inclusion in SQL text.
+    public func quoteIdentifier(_ name: String) -> String {
+        guard let p = PQescapeIdentifier(handle, name, name.utf8.count) else { return "\"\"" }
+        defer { PQfreemem(p) }
+        return String(cString: p)
+    }
+
+    /// Quotes a string literal for inclusion in SQL text (for DDL, which takes no parameters).
+    public func quoteLiteral(_ value: String) -> String {
+        guard let p = PQescapeLiteral(handle, value, value.utf8.count) else { return "''" }
+        defer { PQfreemem(p) }
+        return String(cString: p)
+    }
+
+    private var lastErrorMessage: String { String(cString: PQerrorMessage(handle)) }
+
+    private func drainResults() {
+        while let r = PQgetResult(handle) { PQclear(r) }
+    }
+
+    private func check(_ raw: OpaquePointer?, expecting expected: ExecStatusType? = nil) throws(PostgresError) -> QueryResult {
+        guard let raw else {
+            throw PostgresError(code: isHealthy ? .server : .connection, detail: lastErrorMessage)
+        }
+        let status = PQresultStatus(raw)
+        if let expected, status == expected { return QueryResult(raw) }
+        switch status {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+            if expected == nil { return QueryResult(raw) }
+            PQclear(raw)
+            throw PostgresError(code: .protocolViolation, detail: "unexpected result status \(status)")
+        default:
+            let state = PQresultErrorField(raw, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+            let message = String(cString: PQresultErrorMessage(raw))
+            PQclear(raw)
+            let code: PostgresError.Code = isHealthy ? .server : .connection
+            throw PostgresError(code: code, sqlState: state, detail: message)
+        }
+    }
+}
+
+/// Buffers COPY text and hands it to libpq in large chunks.
+public struct CopyWriter: ~Copyable {
+    private let connection: Connection
+    private var buffer: [UInt8] = []
+    /// How many bytes to gather before a `PQputCopyData` call.
+    public static let chunkSize = 1 << 20
+
+    init(connection: Connection) {
+        self.connection = connection
+        buffer.reserveCapacity(Self.chunkSize + 4096)
+    }
+
+    /// Appends raw COPY-format bytes (the caller escapes them).
+    public mutating func write(_ bytes: UnsafeRawBufferPointer) throws(PostgresError) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= Self.chunkSize { try flush() }
+    }
+
+    public mutating func write(_ bytes: [UInt8]) throws(PostgresError) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= Self.chunkSize { try flush() }
+    }
+
+    public mutating func flush() throws(PostgresError) {
+        guard !buffer.isEmpty else { return }
+        try connection.putCopyData(buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
+
+/// A query's result. Owns its `PGresult`; `deinit` clears it on every path.
+public final class QueryResult {
+    private let raw: OpaquePointer
+
+    init(_ raw: OpaquePointer) { self.raw = raw }
+    deinit { PQclear(raw) }
+
+    public var rowCount: Int { Int(PQntuples(raw)) }
+    public var columnCount: Int { Int(PQnfields(raw)) }
+    /// Rows affected by INSERT/UPDATE/DELETE/COPY (0 when not applicable).
+    public var affectedRows: Int { Int(String(cString: PQcmdTuples(raw))) ?? 0 }
+
+    public func isNull(row: Int, column: Int) -> Bool {
+        PQgetisnull(raw, Int32(row), Int32(column)) == 1
+    }
+
+    /// The value as a String, or nil for SQL NULL.
+    public func string(row: Int, column: Int) -> String? {
+        if isNull(row: row, column: column) { return nil }
+        return String(cString: PQgetvalue(raw, Int32(row), Int32(column)))
+    }
+
+    public func int(row: Int, column: Int) -> Int? {
+        string(row: row, column: column).flatMap { Int($0) }
+    }
+
+    /// The value's bytes without copying; valid only inside `body`. Empty for NULL.
+    public func withBytes<R, E: Error>(row: Int, column: Int, _ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        let length = Int(PQgetlength(raw, Int32(row), Int32(column)))
+        guard let p = PQgetvalue(raw, Int32(row), Int32(column)) else {
+            return try body(UnsafeRawBufferPointer(start: nil, count: 0))
+        }
+        return try body(UnsafeRawBufferPointer(start: p, count: length))
+    }
+}
+
+private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { for p in pointers { free(p) } }
+    return pointers.withUnsafeBufferPointer { buf in
+        buf.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buf.count) { body($0) }
+    }
+}
+
+private func withParameters<R>(_ parameters: [String?], _ body: (Int32, UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+    let owned: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.map { strdup($0) } ?? nil }
+    defer { for p in owned { free(p) } }
+    return owned.withUnsafeBufferPointer { buf in
+        buf.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: max(buf.count, 1)) {
+            body(Int32(parameters.count), parameters.isEmpty ? nil : $0)
+        }
+    }
+}
