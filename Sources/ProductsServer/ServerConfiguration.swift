@@ -1,0 +1,140 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A configuration value that cannot be used; `description` is the message for the operator.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Where the master listens for nginx's FastCGI connections.
+public enum ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    /// A unix socket path: the deployment default (private to nginx's group).
+    case unix(path: String)
+    /// `host:port`. libfcgi's FastCGI parser must never face a public interface
+    /// (CVE-2025-23016 is only partly fixed in Debian 12): loopback or a private network only.
+    case tcp(host: String, port: UInt16)
+
+    /// `unix:/run/products/fcgi.sock`, `/run/products/fcgi.sock` (anything with a `/`),
+    /// `127.0.0.1:9000`, `[::1]:9000`, `localhost:9000`.
+    public init(parsing text: String) throws(ConfigurationError) {
+        if text.hasPrefix("unix:") {
+            let path = String(text.dropFirst("unix:".count))
+            guard !path.isEmpty else { throw ConfigurationError("--listen unix: needs a path, e.g. unix:/run/products/fcgi.sock") }
+            try self.init(unixPath: path)
+            return
+        }
+        if text.contains("/") {
+            try self.init(unixPath: text)
+            return
+        }
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
+                throw ConfigurationError("--listen \(text): expected [ipv6]:port")
+            }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":") else {
+                throw ConfigurationError("--listen \(text): expected a unix socket path (containing '/') or host:port")
+            }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+            guard !host.contains(":") else {
+                throw ConfigurationError("--listen \(text): write IPv6 addresses in brackets, e.g. [::1]:9000")
+            }
+        }
+        guard !host.isEmpty else {
+            throw ConfigurationError("--listen \(text): name the host to bind, e.g. 127.0.0.1\(text); never a public interface")
+        }
+        guard let port = UInt16(portText), port > 0 else {
+            throw ConfigurationError("--listen \(text): port must be 1-65535")
+        }
+        self = .tcp(host: String(host), port: port)
+    }
+
+    private init(unixPath path: String) throws(ConfigurationError) {
+        // sockaddr_un.sun_path is 108 bytes including the terminating NUL on Linux.
+        guard path.utf8.count < 108 else {
+            throw ConfigurationError("--listen \(path): unix socket paths are limited to 107 bytes")
+        }
+        self = .unix(path: path)
+    }
+
+    public var description: String {
+        switch self {
+        case .unix(let path): "unix:\(path)"
+        case .tcp(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        }
+    }
+}
+
+/// Everything the master needs, validated. The executable builds it from its flags.
+public struct ServerConfiguration: Sendable {
+    public var workers: Int
+    public var listen: ListenAddress
+    /// Permissions of the unix socket file (nginx's group needs read+write: 0660).
+    public var socketMode: mode_t
+    /// Group to own the unix socket file (nginx's group, e.g. `www-data`); nil keeps ours.
+    public var socketGroup: String?
+    public var gracefulTimeout: Duration
+    public var pidFile: String?
+    /// `listen(2)` backlog; the kernel caps it at `net.core.somaxconn` (4096 on Debian 12).
+    public var backlog: Int32
+    /// What a worker is started with: the master re-executes `/proc/self/exe` with these
+    /// arguments (the CLI's `--worker` flag and friends) ...
+    public var workerArguments: [String]
+    /// ... and its own environment plus these variables (secrets such as the database conninfo
+    /// go here, never in argv, which every local user can read in `ps`).
+    public var workerEnvironment: [String: String]
+
+    public init(workers: Int, listen: ListenAddress, socketMode: mode_t = 0o660, socketGroup: String? = nil,
+                gracefulTimeout: Duration = .seconds(10), pidFile: String? = nil, backlog: Int32 = 1024,
+                workerArguments: [String], workerEnvironment: [String: String] = [:]) {
+        self.workers = workers
+        self.listen = listen
+        self.socketMode = socketMode
+        self.socketGroup = socketGroup
+        self.gracefulTimeout = gracefulTimeout
+        self.pidFile = pidFile
+        self.backlog = backlog
+        self.workerArguments = workerArguments
+        self.workerEnvironment = workerEnvironment
+    }
+
+    /// The process-control policy for this configuration.
+    public var supervisor: Supervisor.Configuration {
+        Supervisor.Configuration(workers: workers, gracefulTimeout: gracefulTimeout)
+    }
+
+    /// Workers per online CPU by default. A worker handles one request at a time and spends much
+    /// of it waiting (on PostgreSQL's reply, on nginx reading the response), so more workers than
+    /// cores keep the cores busy; but each worker is also a PostgreSQL backend, and nginx and
+    /// PostgreSQL share these cores, so the multiplier stays small. Every worker also bounds the
+    /// nginx upstream concurrency (see DESIGN.md on keep-alive starving workers).
+    public static let workersPerCPU = 4
+
+    /// `workersPerCPU` × online CPUs (at least 1 CPU).
+    public static func defaultWorkerCount(onlineCPUs: Int = ServerConfiguration.onlineCPUs()) -> Int {
+        max(1, onlineCPUs) * workersPerCPU
+    }
+
+    public static func onlineCPUs() -> Int {
+        Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    }
+
+    /// `"0660"` → `0o660`. Octal, permission bits only.
+    public static func parseSocketMode(_ text: String) throws(ConfigurationError) -> mode_t {
+        guard !text.isEmpty, let mode = mode_t(text, radix: 8), mode <= 0o777 else {
+            throw ConfigurationError("--socket-mode \(text): expected octal permissions such as 0660")
+        }
+        return mode
+    }
+}

@@ -1,0 +1,102 @@
+import Testing
+import ProductsServer
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite struct ListenAddressTests {
+    @Test(arguments: [
+        ("/run/products/fcgi.sock", ListenAddress.unix(path: "/run/products/fcgi.sock")),
+        ("unix:/run/products/fcgi.sock", .unix(path: "/run/products/fcgi.sock")),
+        ("./fcgi.sock", .unix(path: "./fcgi.sock")),
+        ("127.0.0.1:9000", .tcp(host: "127.0.0.1", port: 9000)),
+        ("localhost:9000", .tcp(host: "localhost", port: 9000)),
+        ("[::1]:9000", .tcp(host: "::1", port: 9000)),
+    ])
+    func parses(text: String, expected: ListenAddress) throws {
+        #expect(try ListenAddress(parsing: text) == expected)
+    }
+
+    @Test(arguments: [
+        ":9000",              // no host: would bind every interface
+        "fcgi.sock",          // neither a path nor host:port
+        "127.0.0.1:0",
+        "127.0.0.1:65536",
+        "127.0.0.1:http",
+        "::1:9000",           // IPv6 needs brackets
+        "unix:",
+        "/" + String(repeating: "x", count: 110),
+    ])
+    func rejects(text: String) {
+        #expect(throws: ConfigurationError.self) { try ListenAddress(parsing: text) }
+    }
+
+    @Test func describesItselfTheWayItIsWritten() {
+        #expect(ListenAddress.tcp(host: "::1", port: 9000).description == "[::1]:9000")
+        #expect(ListenAddress.unix(path: "/a/b").description == "unix:/a/b")
+    }
+}
+
+@Suite struct ServerConfigurationTests {
+    @Test func socketModeIsOctal() throws {
+        #expect(try ServerConfiguration.parseSocketMode("0660") == 0o660)
+        #expect(try ServerConfiguration.parseSocketMode("600") == 0o600)
+        #expect(throws: ConfigurationError.self) { try ServerConfiguration.parseSocketMode("0999") }
+        #expect(throws: ConfigurationError.self) { try ServerConfiguration.parseSocketMode("4777") }
+        #expect(throws: ConfigurationError.self) { try ServerConfiguration.parseSocketMode("") }
+    }
+
+    @Test func defaultWorkersAreFourPerCPU() {
+        #expect(ServerConfiguration.defaultWorkerCount(onlineCPUs: 2) == 8)
+        #expect(ServerConfiguration.defaultWorkerCount(onlineCPUs: 0) == 4)
+        #expect(ServerConfiguration.defaultWorkerCount() >= 4)
+    }
+
+    @Test func supervisorPolicyFollowsTheConfiguration() {
+        let configuration = ServerConfiguration(workers: 6, listen: .unix(path: "/tmp/x.sock"),
+                                                gracefulTimeout: .seconds(3), workerArguments: ["--worker"])
+        #expect(configuration.supervisor.workers == 6)
+        #expect(configuration.supervisor.gracefulTimeout == .seconds(3))
+        #expect(configuration.supervisor.stopSignal == SIGTERM)
+        #expect(configuration.supervisor.backoff.tolerated == 6)
+    }
+}
+
+@Suite struct SignalPolicyTests {
+    @Test func mapsSignalsToCommands() {
+        let policy = SignalPolicy()
+        #expect(policy.command(for: SIGTERM) == .terminate)
+        #expect(policy.command(for: SIGINT) == .terminate)
+        #expect(policy.command(for: SIGQUIT) == .quit)
+        #expect(policy.command(for: SIGHUP) == .reload)
+        #expect(policy.command(for: SIGCHLD) == nil)
+        #expect(policy.caught.contains(SIGCHLD))
+        #expect(signalName(SIGHUP) == "SIGHUP")
+    }
+}
+
+@Suite struct SyscallTests {
+    @Test func errnoBecomesAThrownError() {
+        #expect(throws: SyscallError(function: "close", errno: EBADF)) {
+            try syscall("close") { close(-1) }
+        }
+    }
+
+    @Test func eintrIsRetried() throws {
+        var calls = 0
+        let result = try syscall("flaky") { () -> Int32 in
+            calls += 1
+            if calls < 3 { errno = EINTR; return -1 }
+            return 42
+        }
+        #expect(result == 42)
+        #expect(calls == 3)
+    }
+
+    @Test func errorNumberResultsAreChecked() {
+        #expect(throws: SyscallError(function: "spawnish", errno: EAGAIN)) {
+            try syscallReturningError("spawnish") { EAGAIN }
+        }
+    }
+}
