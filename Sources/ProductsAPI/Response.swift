@@ -1,0 +1,169 @@
+/// Renders responses as bytes, the way FastCGI (CGI) expects them: a `Status:` line, headers,
+/// a blank line, the body. Everything appends to a caller-owned buffer, which the worker
+/// reuses from request to request: no JSONEncoder, no String building on the hot path.
+///
+/// Every response carries `Content-Type: application/json; charset=utf-8`,
+/// `Access-Control-Allow-Origin: *` and `Content-Length`. A 405 adds `Allow: GET, HEAD`; 5xx
+/// answers add `Cache-Control: no-store` so that no cache keeps a transient failure. A HEAD
+/// response has the same headers as the GET (its `Content-Length` is the GET body's) and no
+/// body.
+public enum Response {
+    public static let contentType = "application/json; charset=utf-8"
+
+    /// Appends the head of a response whose body is `contentLength` bytes.
+    public static func appendHead(
+        status: HTTPStatus,
+        contentLength: Int,
+        allow: String? = nil,
+        cacheable: Bool = true,
+        to out: inout [UInt8]
+    ) {
+        out.append(contentsOf: Self.statusPrefix)
+        appendDecimal(status.code, to: &out)
+        out.append(ASCII.space)
+        out.append(contentsOf: status.reasonPhrase.utf8)
+        out.append(contentsOf: Self.crlf)
+        out.append(contentsOf: Self.fixedHeaders)
+        if let allow {
+            out.append(contentsOf: "Allow: ".utf8)
+            out.append(contentsOf: allow.utf8)
+            out.append(contentsOf: Self.crlf)
+        }
+        if !cacheable {
+            out.append(contentsOf: "Cache-Control: no-store\r\n".utf8)
+        }
+        out.append(contentsOf: Self.contentLengthPrefix)
+        appendDecimal(contentLength, to: &out)
+        out.append(contentsOf: Self.crlf)
+        out.append(contentsOf: Self.crlf)
+    }
+
+    /// Appends a complete 200 response whose body is `body` (a JSON document).
+    public static func appendOK(body: UnsafeRawBufferPointer, method: RequestMethod, to out: inout [UInt8]) {
+        appendHead(status: .ok, contentLength: body.count, to: &out)
+        if !method.omitsBody { out.append(contentsOf: body) }
+    }
+
+    /// Appends a complete 200 response whose body is a JSON array of `elements`, each already
+    /// a JSON document (`[]` when there are none).
+    public static func appendOKArray<C: Collection<UnsafeRawBufferPointer>>(
+        elements: C, method: RequestMethod, to out: inout [UInt8]
+    ) {
+        var total = 0
+        for element in elements { total += element.count }
+        appendHead(status: .ok, contentLength: JSONArray.length(elementCount: elements.count, elementBytes: total), to: &out)
+        guard !method.omitsBody else { return }
+        JSONArray.appendOpen(to: &out)
+        var first = true
+        for element in elements {
+            if !first { JSONArray.appendSeparator(to: &out) }
+            first = false
+            out.append(contentsOf: element)
+        }
+        JSONArray.appendClose(to: &out)
+    }
+
+    /// Appends a complete error response: `{"message":"..."}` with the error's status.
+    public static func append(error: APIError, method: RequestMethod, to out: inout [UInt8]) {
+        let length = ErrorBody.length(message: error.message)
+        appendHead(status: error.status, contentLength: length, allow: error.allow, cacheable: error.isCacheable, to: &out)
+        if !method.omitsBody { ErrorBody.append(message: error.message, to: &out) }
+    }
+
+    /// Appends the decimal digits of a non-negative integer.
+    public static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        precondition(value >= 0)
+        if value < 10 {
+            out.append(ASCII.zero + UInt8(value))
+            return
+        }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: enough for Int.max (19 digits)
+        var n = value
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            while n > 0 {
+                buffer[23 - count] = ASCII.zero + UInt8(n % 10)
+                n /= 10
+                count += 1
+            }
+            out.append(contentsOf: buffer[(24 - count)...])
+        }
+    }
+
+    static let statusPrefix = Array("Status: ".utf8)
+    static let crlf = Array("\r\n".utf8)
+    static let fixedHeaders = Array("Content-Type: \(contentType)\r\nAccess-Control-Allow-Origin: *\r\n".utf8)
+    static let contentLengthPrefix = Array("Content-Length: ".utf8)
+}
+
+/// Joining pre-rendered JSON documents into an array.
+public enum JSONArray {
+    /// The length of `[a,b,c]` for `elementCount` elements totalling `elementBytes` bytes.
+    public static func length(elementCount: Int, elementBytes: Int) -> Int {
+        2 + elementBytes + max(elementCount - 1, 0)
+    }
+
+    public static func appendOpen(to out: inout [UInt8]) { out.append(UInt8(ascii: "[")) }
+    public static func appendSeparator(to out: inout [UInt8]) { out.append(UInt8(ascii: ",")) }
+    public static func appendClose(to out: inout [UInt8]) { out.append(UInt8(ascii: "]")) }
+}
+
+/// `{"message":"..."}`.
+public enum ErrorBody {
+    static let prefix = Array(#"{"message":"#.utf8)
+    static let suffix = Array("}".utf8)
+
+    public static func length(message: String) -> Int {
+        prefix.count + JSONString.quotedLength(message) + suffix.count
+    }
+
+    public static func append(message: String, to out: inout [UInt8]) {
+        out.append(contentsOf: prefix)
+        JSONString.appendQuoted(message, to: &out)
+        out.append(contentsOf: suffix)
+    }
+}
+
+/// JSON string literals (RFC 8259 §7): `"` and `\` are escaped, control characters become
+/// `\n`, `\r`, `\t`, `\b`, `\f` or `\u00XX`; everything else (all of Unicode, already valid
+/// UTF-8 in a Swift String) is copied as it is.
+public enum JSONString {
+    /// Appends `string` as a quoted JSON string.
+    public static func appendQuoted(_ string: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), 0x5C: out.append(0x5C); out.append(byte)
+            case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
+            case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
+            case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
+            case 0x08: out.append(0x5C); out.append(UInt8(ascii: "b"))
+            case 0x0C: out.append(0x5C); out.append(UInt8(ascii: "f"))
+            case 0x00..<0x20:
+                out.append(0x5C); out.append(UInt8(ascii: "u"))
+                out.append(ASCII.zero); out.append(ASCII.zero)
+                out.append(hexDigit(byte >> 4))
+                out.append(hexDigit(byte & 0xF))
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// The number of bytes `appendQuoted` writes for `string`.
+    public static func quotedLength(_ string: String) -> Int {
+        var length = 2
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), 0x5C, 0x0A, 0x0D, 0x09, 0x08, 0x0C: length += 2
+            case 0x00..<0x20: length += 6
+            default: length += 1
+            }
+        }
+        return length
+    }
+
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? ASCII.zero + nibble : UInt8(ascii: "a") + nibble - 10
+    }
+}

@@ -1,0 +1,53 @@
+/// What a request asks for, once the router has validated it.
+///
+/// Ids are `Int32` because the catalog's ids are PostgreSQL `int`s: the router has already
+/// rejected anything outside `1...2147483647`, so no later stage can overflow.
+public enum Route: Hashable, Sendable {
+    /// `GET /products/:product_id`
+    case product(id: Int32)
+    /// `GET /products/:product_id/styles`
+    case styles(id: Int32)
+    /// `GET /products/:product_id/related`
+    case related(id: Int32)
+    /// `GET /products?page=&count=`. `page` is at least 1 and saturates at `Int.max` (any page
+    /// that large is past the end anyway); `count` is in `1...Router.maximumCount`.
+    case list(page: Int, count: Int)
+
+    /// The product id of a per-product route; `nil` for the list.
+    public var productID: Int32? {
+        switch self {
+        case .product(let id), .styles(let id), .related(let id): id
+        case .list: nil
+        }
+    }
+}
+
+/// The request method, as far as this API cares.
+public enum RequestMethod: Hashable, Sendable {
+    case get
+    /// Same status and headers as GET, no body.
+    case head
+    /// Anything else (methods are case-sensitive: `get` is not GET). Answered with 405.
+    case other
+
+    /// Classifies a method given as bytes (e.g. FastCGI's `REQUEST_METHOD`); `nil` (no method
+    /// at all) is `.other`.
+    public init(_ bytes: UnsafeRawBufferPointer?) {
+        guard let bytes else { self = .other; return }
+        if bytes.elementsEqual("GET".utf8) {
+            self = .get
+        } else if bytes.elementsEqual("HEAD".utf8) {
+            self = .head
+        } else {
+            self = .other
+        }
+    }
+
+    public init(_ string: String) {
+        var string = string
+        self = string.withUTF8 { RequestMethod(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// True when the response carries headers only.
+    public var omitsBody: Bool { self == .head }
+}

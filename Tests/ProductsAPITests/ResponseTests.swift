@@ -1,0 +1,142 @@
+import Testing
+import ProductsAPI
+
+@Suite struct ResponseTests {
+    func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+
+    func render(_ body: (inout [UInt8]) -> Void) -> String {
+        var out: [UInt8] = []
+        body(&out)
+        return text(out)
+    }
+
+    @Test func okHead() {
+        let head = render { Response.appendHead(status: .ok, contentLength: 1234, to: &$0) }
+        #expect(head == "Status: 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nAccess-Control-Allow-Origin: *\r\nContent-Length: 1234\r\n\r\n")
+    }
+
+    @Test func okBody() {
+        let body = Array(#"{"id":1}"#.utf8)
+        let get = render { out in body.withUnsafeBytes { Response.appendOK(body: $0, method: .get, to: &out) } }
+        #expect(get.hasSuffix("Content-Length: 8\r\n\r\n{\"id\":1}"))
+        #expect(get.hasPrefix("Status: 200 OK\r\n"))
+    }
+
+    @Test func headHasTheSameHeadersAndNoBody() {
+        let body = Array(#"{"id":1}"#.utf8)
+        let get = render { out in body.withUnsafeBytes { Response.appendOK(body: $0, method: .get, to: &out) } }
+        let head = render { out in body.withUnsafeBytes { Response.appendOK(body: $0, method: .head, to: &out) } }
+        #expect(head.hasSuffix("Content-Length: 8\r\n\r\n"))
+        #expect(get == head + #"{"id":1}"#)
+
+        let error = render { Response.append(error: .productNotFound(9), method: .head, to: &$0) }
+        let errorGet = render { Response.append(error: .productNotFound(9), method: .get, to: &$0) }
+        #expect(errorGet == error + #"{"message":"product 9 not found"}"#)
+    }
+
+    @Test func arrays() {
+        let docs = [Array(#"{"id":1}"#.utf8), Array(#"{"id":2}"#.utf8), Array("{}".utf8)]
+        let out = render { out in
+            docs[0].withUnsafeBytes { a in docs[1].withUnsafeBytes { b in docs[2].withUnsafeBytes { c in
+                Response.appendOKArray(elements: [a, b, c], method: .get, to: &out)
+            } } }
+        }
+        let body = #"[{"id":1},{"id":2},{}]"#
+        #expect(out.hasSuffix("Content-Length: \(body.utf8.count)\r\n\r\n" + body))
+    }
+
+    @Test func emptyArray() {
+        let get = render { Response.appendOKArray(elements: [UnsafeRawBufferPointer](), method: .get, to: &$0) }
+        #expect(get.hasSuffix("Content-Length: 2\r\n\r\n[]"))
+        let head = render { Response.appendOKArray(elements: [UnsafeRawBufferPointer](), method: .head, to: &$0) }
+        #expect(head.hasSuffix("Content-Length: 2\r\n\r\n"))
+    }
+
+    @Test func arrayLength() {
+        #expect(JSONArray.length(elementCount: 0, elementBytes: 0) == 2)
+        #expect(JSONArray.length(elementCount: 1, elementBytes: 10) == 12)
+        #expect(JSONArray.length(elementCount: 3, elementBytes: 10) == 14)
+    }
+
+    @Test(arguments: [
+        (APIError.invalidProductID, "400 Bad Request"),
+        (APIError.invalidPage, "400 Bad Request"),
+        (APIError.invalidCount, "400 Bad Request"),
+        (APIError.repeatedPage, "400 Bad Request"),
+        (APIError.routeNotFound, "404 Not Found"),
+        (APIError.productNotFound(42), "404 Not Found"),
+        (APIError.methodNotAllowed, "405 Method Not Allowed"),
+        (APIError.internalError, "500 Internal Server Error"),
+        (APIError.serviceUnavailable, "503 Service Unavailable"),
+    ])
+    func errorResponses(_ error: APIError, _ statusLine: String) {
+        let out = render { Response.append(error: error, method: .get, to: &$0) }
+        guard let split = out.firstRange(of: "\r\n\r\n") else { Issue.record("no blank line"); return }
+        let head = String(out[..<split.lowerBound])
+        let body = String(out[split.upperBound...])
+        #expect(head.hasPrefix("Status: \(statusLine)\r\n"))
+        #expect(head.contains("\r\nContent-Type: application/json; charset=utf-8\r\n"))
+        #expect(head.contains("\r\nAccess-Control-Allow-Origin: *\r\n"))
+        #expect(head.hasSuffix("\r\nContent-Length: \(body.utf8.count)"))
+        #expect(body.hasPrefix(#"{"message":""#) && body.hasSuffix(#""}"#))
+        #expect(head.contains("Allow: GET, HEAD") == (error.code == .methodNotAllowed))
+        #expect(head.contains("Cache-Control: no-store") == (error.status.code >= 500))
+    }
+
+    @Test func methodNotAllowedCarriesAllow() {
+        let out = render { Response.append(error: .methodNotAllowed, method: .other, to: &$0) }
+        #expect(out.contains("\r\nAllow: GET, HEAD\r\n"))
+        #expect(out.hasSuffix(#"{"message":"method not allowed: use GET or HEAD"}"#))
+    }
+
+    @Test func serverErrorsSayNothingAboutTheDatabase() {
+        for error in [APIError.internalError, .serviceUnavailable] {
+            let lower = error.message.lowercased()
+            for word in ["sql", "postgres", "select", "libpq", "connection", "socket", "stack", "error:"] {
+                #expect(!lower.contains(word), "\(error.code): \(word)")
+            }
+        }
+    }
+
+    @Test func decimal() {
+        for value in [0, 7, 9, 10, 99, 100, 1234, 1_000_000, 2147483647, Int.max] {
+            let out = render { Response.appendDecimal(value, to: &$0) }
+            #expect(out == String(value))
+        }
+    }
+}
+
+@Suite struct JSONStringTests {
+    func quoted(_ s: String) -> String {
+        var out: [UInt8] = []
+        JSONString.appendQuoted(s, to: &out)
+        #expect(out.count == JSONString.quotedLength(s), "length for \(s.debugDescription)")
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    @Test func plain() {
+        #expect(quoted("") == #""""#)
+        #expect(quoted("product 9 not found") == #""product 9 not found""#)
+        #expect(quoted("/ is not escaped") == #""/ is not escaped""#)
+    }
+
+    @Test func escapes() {
+        #expect(quoted(#"say "hi""#) == #""say \"hi\"""#)
+        #expect(quoted(#"back\slash"#) == #""back\\slash""#)
+        #expect(quoted("a\nb\rc\td") == #""a\nb\rc\td""#)
+        #expect(quoted("\u{08}\u{0C}") == #""\b\f""#)
+        #expect(quoted("\u{00}\u{01}\u{1F}") == #""\u0000\u0001\u001f""#)
+        #expect(quoted("\u{7F}") == "\"\u{7F}\"")
+    }
+
+    @Test func unicodeIsCopied() {
+        #expect(quoted("café ☕️ 𝄞") == "\"café ☕️ 𝄞\"")
+    }
+
+    @Test func errorBody() {
+        var out: [UInt8] = []
+        ErrorBody.append(message: #"a "quoted" word"#, to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == #"{"message":"a \"quoted\" word"}"#)
+        #expect(out.count == ErrorBody.length(message: #"a "quoted" word"#))
+    }
+}
