@@ -1,0 +1,33 @@
+/// The worker's prepared statements: each route is one statement over the importer's read
+/// model, the view `catalog.product` (one row per product, its JSON documents pre-rendered).
+///
+/// Parameters are declared `int4` explicitly, so the statements do not depend on how the view
+/// types its columns, and the per-product id can be sent in binary (4 bytes, network order):
+/// no number formatting or parsing on either side.
+enum Queries {
+    struct Statement {
+        let name: String
+        let sql: String
+    }
+
+    static let product = Statement(
+        name: "products_api_product",
+        sql: "SELECT product_doc FROM catalog.product WHERE id = $1::int4")
+
+    static let styles = Statement(
+        name: "products_api_styles",
+        sql: "SELECT styles_doc FROM catalog.product WHERE id = $1::int4")
+
+    static let related = Statement(
+        name: "products_api_related",
+        sql: "SELECT related_doc FROM catalog.product WHERE id = $1::int4")
+
+    /// `rank` is dense (1...N in id order) and indexed: page N is an index range scan, the
+    /// same cost as page 1 (no OFFSET).
+    static let list = Statement(
+        name: "products_api_list",
+        sql: "SELECT list_doc FROM catalog.product WHERE rank BETWEEN $1::int4 AND $2::int4 ORDER BY rank")
+
+    /// Everything to prepare on a new connection.
+    static let all = [product, styles, related, list]
+}
