@@ -60,13 +60,14 @@ public final class Master {
         while exitCode == nil {
             try waitForSignalOrTimer(signals)
             // Drain before reaping: an exit after the drain writes a fresh byte, so none is missed.
-            let received = signals.drain()
-            reapChildren(spawner)
-            for signal in received where signal != SIGCHLD {
+            // Commands before reaping: when a Ctrl-C or systemd's SIGTERM reaches the workers
+            // too, their exits then count as the stop they are, not as crashes to respawn.
+            for signal in signals.drain() where signal != SIGCHLD {
                 guard let command = signalPolicy.command(for: signal) else { continue }
                 logger.info("received \(signalName(signal))", metadata: ["command": "\(command)"])
                 process(.signal(command, now: clock.now), spawner)
             }
+            reapChildren(spawner)
             if let timer, clock.now >= timer {
                 self.timer = nil
                 process(.tick(now: clock.now), spawner)

@@ -44,11 +44,10 @@ final class WorkerSpawner {
         sigemptyset(&defaults)
         for signal in WorkerSpawner.defaultedSignals { sigaddset(&defaults, signal) }
         try syscallReturningError("posix_spawnattr_setsigdefault") { posix_spawnattr_setsigdefault(attributes, &defaults) }
-        // Each worker leads its own process group, so a terminal's Ctrl-C (SIGINT to the
-        // foreground group) reaches only the master, which then stops the workers gracefully
-        // instead of them dying mid-request.
-        try syscallReturningError("posix_spawnattr_setpgroup") { posix_spawnattr_setpgroup(attributes, 0) }
-        let flags = Int32(POSIX_SPAWN_SETSIGMASK) | Int32(POSIX_SPAWN_SETSIGDEF) | Int32(POSIX_SPAWN_SETPGROUP)
+        // Workers stay in the master's process group: `kill -- -<master pid>` reaches them all,
+        // and a terminal's Ctrl-C is a graceful stop for them too (the worker treats SIGINT
+        // like SIGTERM).
+        let flags = Int32(POSIX_SPAWN_SETSIGMASK) | Int32(POSIX_SPAWN_SETSIGDEF)
         try syscallReturningError("posix_spawnattr_setflags") { posix_spawnattr_setflags(attributes, Int16(flags)) }
     }
 

@@ -88,6 +88,12 @@ public final class SignalPipe {
             close(writeEnd)
             throw SyscallError(function: "SignalPipe.init (already installed)", errno: EBUSY)
         }
+        // A blocked mask survives exec: a master started from a thread that blocks signals
+        // (a test runner's, a careless supervisor's) would never hear SIGCHLD or SIGTERM.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for signal in signals { sigaddset(&unblock, signal) }
+        try syscallReturningError("pthread_sigmask") { pthread_sigmask(SIG_UNBLOCK, &unblock, nil) }
         for signal in signals {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = selfPipeHandler
