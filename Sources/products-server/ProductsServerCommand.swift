@@ -1,0 +1,131 @@
+import ArgumentParser
+import Logging
+import ProductsServer
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+@main
+struct ProductsServerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "products-server",
+        abstract: "Prefork FastCGI server for the Products API (nginx in front, PostgreSQL behind).",
+        discussion: """
+        A master process binds the listening socket once and starts --workers worker processes \
+        (re-executing this binary with --worker, the socket on fd 0). Each worker serves one \
+        request at a time on its own PostgreSQL connection. The master reaps and respawns workers \
+        that die (crash loops are slowed down by an exponential backoff, 1 s doubling up to 30 s) \
+        and never serves requests itself.
+
+        SIGNALS (to the master)
+          SIGTERM, SIGINT  Graceful stop: workers get SIGTERM and finish their in-flight request; \
+        after --graceful-timeout the rest are SIGKILLed. The socket file is removed; exit 0.
+          SIGQUIT          Immediate stop: SIGKILL every worker, remove the socket file, exit 0.
+          SIGHUP           Graceful reload: start a complete new generation of workers (new \
+        processes, new database connections: e.g. after a failover or ALTER ROLE ... SET); once \
+        every new worker has stayed up for 1 s, the old ones are stopped gracefully. If the new \
+        generation cannot come up, the old one keeps serving. The binary is not re-read: \
+        restart the service to upgrade it.
+
+        SECURITY
+          Keep the FastCGI socket private: a unix socket readable by nginx's group only (mode 0660, \
+        --socket-group www-data). Debian 12's libfcgi carries only part of the fix for \
+        CVE-2025-23016; a TCP --listen must never face a public interface. Prefer the \
+        PRODUCTS_DATABASE environment variable to --database for conninfo with a password: \
+        command lines are visible to every local user. Workers get it through their environment.
+
+        EXAMPLES
+          products-server --listen /run/products/fcgi.sock --socket-group www-data
+          PRODUCTS_DATABASE='host=/run/postgresql dbname=products user=products_api' \\
+            products-server --workers 8 --listen 127.0.0.1:9000
+        """
+    )
+
+    @Option(help: ArgumentHelp(
+        "Worker processes (default: \(ServerConfiguration.workersPerCPU) per online CPU, \(ServerConfiguration.defaultWorkerCount()) here).",
+        discussion: "Each worker handles one request at a time and holds one PostgreSQL connection. nginx and PostgreSQL share these CPUs; nginx's upstream concurrency (and any fastcgi keep-alive pool) must not exceed this number.",
+        valueName: "n"))
+    var workers: Int?
+
+    @Option(help: ArgumentHelp(
+        "Where to listen: a unix socket path (/run/products/fcgi.sock or unix:/path) or host:port for TCP.",
+        discussion: "TCP is for loopback or a private network only: libfcgi must never face a public interface (CVE-2025-23016). A leftover socket file is replaced only if nothing listens on it.",
+        valueName: "address"))
+    var listen: String?
+
+    @Option(help: ArgumentHelp(
+        "libpq conninfo or postgresql:// URI (default: $PRODUCTS_DATABASE, else dbname=products).",
+        valueName: "conninfo"))
+    var database: String?
+
+    @Option(help: ArgumentHelp("Octal permissions of the unix socket file.", valueName: "mode"))
+    var socketMode: String = "0660"
+
+    @Option(help: ArgumentHelp("Group to own the unix socket file: nginx's (e.g. www-data).", valueName: "group"))
+    var socketGroup: String?
+
+    @Option(help: ArgumentHelp("Seconds a stopping worker may take to finish its request before SIGKILL.", valueName: "seconds"))
+    var gracefulTimeout: Double = 10
+
+    @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical. Logs go to stderr.", valueName: "level"))
+    var logLevel: String = "info"
+
+    @Option(help: ArgumentHelp("Write the master's pid here (removed on exit).", valueName: "path"))
+    var pidFile: String?
+
+    @Flag(help: ArgumentHelp(
+        "Internal: run as one worker, serving FastCGI on the socket at fd 0 (the master passes this).",
+        discussion: "Also usable under spawn-fcgi or systemd socket activation with Accept=no and StandardInput=socket."))
+    var worker = false
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level \(logLevel): expected one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if worker { return }
+        guard let listen else { throw ValidationError("--listen is required, e.g. --listen /run/products/fcgi.sock") }
+        do { _ = try ListenAddress(parsing: listen) } catch { throw ValidationError(error.description) }
+        do { _ = try ServerConfiguration.parseSocketMode(socketMode) } catch { throw ValidationError(error.description) }
+        if let workers, !(1...1024).contains(workers) { throw ValidationError("--workers must be 1-1024") }
+        guard gracefulTimeout >= 0, gracefulTimeout.isFinite else { throw ValidationError("--graceful-timeout must be >= 0") }
+    }
+
+    func run() throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let conninfo = database ?? getenv("PRODUCTS_DATABASE").map { String(cString: $0) } ?? "dbname=products"
+
+        if worker {
+            var logger = Logger(label: "products-server.worker")
+            logger[metadataKey: "pid"] = "\(getpid())"
+            Worker.run(WorkerConfiguration(database: conninfo, applicationName: "products-server"), logger: logger)
+        }
+
+        var logger = Logger(label: "products-server.master")
+        logger[metadataKey: "pid"] = "\(getpid())"
+        let configuration = ServerConfiguration(
+            workers: workers ?? ServerConfiguration.defaultWorkerCount(),
+            listen: try ListenAddress(parsing: listen ?? ""),
+            socketMode: try ServerConfiguration.parseSocketMode(socketMode),
+            socketGroup: socketGroup,
+            gracefulTimeout: .seconds(gracefulTimeout),
+            pidFile: pidFile,
+            workerArguments: ["--worker", "--log-level", logLevel],
+            workerEnvironment: ["PRODUCTS_DATABASE": conninfo])
+        let status: Int32
+        do {
+            status = try Master(configuration: configuration, logger: logger).run()
+        } catch {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode.failure
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+}
