@@ -1,0 +1,311 @@
+import Testing
+import ProductsServer
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// The real thing: the built products-server binary, a master with real workers on a temporary
+// unix socket, driven with signals. The database is unreachable on purpose: workers must
+// still start, accept and answer 503. No PostgreSQL or nginx is needed.
+
+@Suite(.serialized) struct MasterProcessTests {
+    @Test func respawnsReloadsAndStopsGracefully() throws {
+        let master = try MasterProcess.start(workers: 2, gracefulTimeout: 5)
+        defer { master.cleanUp() }
+
+        // Up: the socket exists with the requested mode, two workers run, a request gets 503.
+        let initial = try master.waitForWorkers(2)
+        let mode = try #require(fileMode(master.socketPath), "\(master.log())")
+        #expect(mode & S_IFMT == S_IFSOCK)
+        #expect(mode & 0o777 == 0o660)
+        let response = try fastCGIGet(socketPath: master.socketPath, path: "/products/1")
+        #expect(response.hasPrefix("Status: 503"), "\(response)\n\(master.log())")
+
+        // A worker killed behind the master's back is replaced.
+        let victim = try #require(initial.min())
+        kill(victim, SIGKILL)
+        let afterKill = try master.waitForWorkers(2, within: .seconds(5)) { !$0.contains(victim) }
+        #expect(afterKill.subtracting(initial).count == 1, "\(master.log())")
+        #expect(master.log().contains("worker exited unexpectedly"))
+
+        // SIGHUP: a whole new generation, the old one retired, the socket accepting throughout.
+        kill(master.pid, SIGHUP)
+        var refusedConnections = 0
+        let reloaded = try master.waitForWorkers(2, within: .seconds(10)) { current in
+            if !canConnect(master.socketPath) { refusedConnections += 1 }
+            return current.isDisjoint(with: afterKill)
+        }
+        #expect(reloaded.isDisjoint(with: afterKill))
+        #expect(refusedConnections == 0)
+        let afterReload = try fastCGIGet(socketPath: master.socketPath, path: "/products/1")
+        #expect(afterReload.hasPrefix("Status: 503"), "\(afterReload)")
+
+        // SIGTERM: the master stops its workers and exits 0 within the graceful timeout,
+        // removing the socket file.
+        kill(master.pid, SIGTERM)
+        let status = try #require(master.waitForExit(within: .seconds(7)), "master did not exit\n\(master.log())")
+        #expect(status == .exited(0), "\(master.log())")
+        #expect(fileMode(master.socketPath) == nil, "socket file left behind")
+        #expect(reloaded.allSatisfy { kill($0, 0) == -1 }, "a worker outlived the master")
+        #expect(master.log().contains("all workers stopped; exiting"))
+    }
+
+    @Test func quitStopsAtOnce() throws {
+        let master = try MasterProcess.start(workers: 2, gracefulTimeout: 30)
+        defer { master.cleanUp() }
+        let workers = try master.waitForWorkers(2)
+        kill(master.pid, SIGQUIT)
+        let status = try #require(master.waitForExit(within: .seconds(5)), "\(master.log())")
+        #expect(status == .exited(0))
+        #expect(fileMode(master.socketPath) == nil)
+        #expect(workers.allSatisfy { kill($0, 0) == -1 })
+        #expect(master.log().contains("killed by SIGKILL"))
+    }
+
+    @Test func ctrlCToTheWholeProcessGroupIsAGracefulStopNotACrash() throws {
+        let master = try MasterProcess.start(workers: 2, gracefulTimeout: 5, ownProcessGroup: true)
+        defer { master.cleanUp() }
+        let workers = try master.waitForWorkers(2)
+        kill(-master.pid, SIGINT)  // what a terminal's Ctrl-C does
+        #expect(master.waitForExit(within: .seconds(7)) == .exited(0), "\(master.log())")
+        #expect(workers.allSatisfy { kill($0, 0) == -1 })
+        #expect(!master.log().contains("worker exited unexpectedly"), "\(master.log())")
+    }
+
+    @Test func crashLoopingWorkersAreRespawnedWithBackoff() throws {
+        let master = try MasterProcess.start(workers: 1, gracefulTimeout: 5)
+        defer { master.cleanUp() }
+        // One worker: up to 3 unexpected exits per 10 s are respawned at once; the 4th waits.
+        var current = try master.waitForWorkers(1)
+        for _ in 0..<4 {
+            let victim = try #require(current.first)
+            kill(victim, SIGKILL)
+            current = try master.waitForWorkers(1, within: .seconds(5)) { !$0.contains(victim) }
+        }
+        #expect(master.log().contains("workers are crash-looping: delaying respawn"), "\(master.log())")
+        kill(master.pid, SIGTERM)
+        #expect(master.waitForExit(within: .seconds(7)) == .exited(0))
+    }
+
+    @Test func refusesASocketAnotherMasterIsServing() throws {
+        let first = try MasterProcess.start(workers: 1, gracefulTimeout: 5)
+        defer { first.cleanUp() }
+        _ = try first.waitForWorkers(1)
+        let second = try MasterProcess.start(workers: 1, gracefulTimeout: 5, socketPath: first.socketPath)
+        defer { second.cleanUp() }
+        #expect(second.waitForExit(within: .seconds(5)) == .exited(1))
+        #expect(second.log().contains("another server is already listening"), "\(second.log())")
+        #expect(canConnect(first.socketPath), "the first master's socket was left alone")
+    }
+}
+
+// MARK: - A master under test
+
+private final class MasterProcess {
+    let pid: pid_t
+    let directory: String
+    let socketPath: String
+    var logPath: String { directory + "/master.log" }
+    /// waitpid reports a status once; kept for later calls.
+    private var exitStatus: Supervisor.ExitStatus?
+
+    private init(pid: pid_t, directory: String, socketPath: String) {
+        self.pid = pid
+        self.directory = directory
+        self.socketPath = socketPath
+    }
+
+    static func start(workers: Int, gracefulTimeout: Int, socketPath: String? = nil,
+                      ownProcessGroup: Bool = false) throws -> MasterProcess {
+        let binary = try productsServerBinary()
+        var template = Array("/tmp/products-master-XXXXXX".utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw SyscallError(function: "mkdtemp", errno: errno)
+        }
+        let directory = String(cString: made)
+        let socketPath = socketPath ?? directory + "/fcgi.sock"
+        let arguments = [
+            binary, "--workers", "\(workers)", "--listen", socketPath,
+            // Nothing listens on port 1: the connection is refused at once.
+            "--database", "host=127.0.0.1 port=1 dbname=products connect_timeout=2",
+            "--graceful-timeout", "\(gracefulTimeout)", "--socket-mode", "0660",
+        ]
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, directory + "/master.log", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        if ownProcessGroup {
+            posix_spawnattr_setpgroup(&attributes, 0)
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        }
+        var pid: pid_t = 0
+        let error = posix_spawn(&pid, binary, &actions, &attributes, argv, environ)
+        guard error == 0 else { throw SyscallError(function: "posix_spawn(\(binary))", errno: error) }
+        return MasterProcess(pid: pid, directory: directory, socketPath: socketPath)
+    }
+
+    /// The binary sits next to the test bundle: `.build-<scratch>/<triple>/debug/`.
+    private static func productsServerBinary() throws -> String {
+        if let override = getenv("PRODUCTS_SERVER_BINARY") { return String(cString: override) }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard length > 0 else { throw SyscallError(function: "readlink(/proc/self/exe)", errno: errno) }
+        let testBinary = String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        var components = testBinary.split(separator: "/", omittingEmptySubsequences: false)
+        // .../debug/productsPackageTests.xctest (Linux: an executable file)
+        while let last = components.last, !last.hasSuffix(".xctest") { components.removeLast() }
+        components.removeLast()
+        let binary = components.joined(separator: "/") + "/products-server"
+        guard access(binary, X_OK) == 0 else {
+            Issue.record("products-server is not built at \(binary): run `swift build` first, or set PRODUCTS_SERVER_BINARY")
+            throw SyscallError(function: "access(\(binary))", errno: ENOENT)
+        }
+        return binary
+    }
+
+    /// Waits until exactly `count` live workers run and `condition` holds; returns their pids.
+    func waitForWorkers(_ count: Int, within timeout: Duration = .seconds(10),
+                        until condition: (Set<pid_t>) -> Bool = { _ in true }) throws -> Set<pid_t> {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let current = liveChildren(of: pid)
+            if current.count == count && condition(current) { return current }
+            if waitForExit(within: .zero) != nil { break }
+            usleep(50_000)
+        }
+        Issue.record("expected \(count) workers; have \(liveChildren(of: pid).sorted())\n\(log())")
+        throw SyscallError(function: "waitForWorkers", errno: ETIMEDOUT)
+    }
+
+    /// The master's exit status once reaped, or nil if it is still running at the deadline.
+    func waitForExit(within timeout: Duration) -> Supervisor.ExitStatus? {
+        let deadline = ContinuousClock.now + timeout
+        while exitStatus == nil {
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid {
+                exitStatus = Supervisor.ExitStatus(waitStatus: status)
+                break
+            }
+            if ContinuousClock.now >= deadline { return nil }
+            usleep(20_000)
+        }
+        return exitStatus
+    }
+
+    func log() -> String { (try? readFile(logPath)) ?? "(no log)" }
+
+    /// Leaves nothing behind even when a test failed half-way.
+    func cleanUp() {
+        if waitForExit(within: .zero) == nil {
+            for child in liveChildren(of: pid) { kill(child, SIGKILL) }
+            kill(pid, SIGKILL)
+            _ = waitForExit(within: .seconds(5))
+        }
+        unlink(logPath)
+        unlink(directory + "/fcgi.sock")
+        rmdir(directory)
+    }
+}
+
+// MARK: - Helpers: /proc, sockets, a minimal FastCGI client
+
+private func fileMode(_ path: String) -> mode_t? {
+    var info = stat()
+    return lstat(path, &info) == 0 ? info.st_mode : nil
+}
+
+private func readFile(_ path: String) throws -> String {
+    let fd = try syscall("open(\(path))") { open(path, O_RDONLY | O_CLOEXEC) }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = try chunk.withUnsafeMutableBytes { buffer in try syscall("read") { read(fd, buffer.baseAddress, buffer.count) } }
+        if n == 0 { break }
+        bytes += chunk[0..<n]
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// Children of `parent` that are alive (not zombies), from /proc/<pid>/stat.
+private func liveChildren(of parent: pid_t) -> Set<pid_t> {
+    guard let directory = opendir("/proc") else { return [] }
+    defer { closedir(directory) }
+    var children: Set<pid_t> = []
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard let pid = pid_t(name), let stat = try? readFile("/proc/\(name)/stat"),
+              let close = stat.lastIndex(of: ")") else { continue }
+        // "pid (comm) state ppid ...": comm may contain spaces, so split after the last ')'.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 2, fields[0] != "Z", pid_t(fields[1]) == parent else { continue }
+        children.insert(pid)
+    }
+    return children
+}
+
+private func connectUnix(_ path: String) -> Int32? {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8).prefix($0.count - 1)) }
+    let result = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    guard result == 0 else { close(fd); return nil }
+    var timeout = timeval(tv_sec: 5, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    return fd
+}
+
+private func canConnect(_ path: String) -> Bool {
+    guard let fd = connectUnix(path) else { return false }
+    close(fd)
+    return true
+}
+
+/// One FastCGI GET (what nginx sends, minus most params); returns the CGI response text.
+private func fastCGIGet(socketPath: String, path: String) throws -> String {
+    guard let fd = connectUnix(socketPath) else { throw SyscallError(function: "connect(\(socketPath))", errno: errno) }
+    defer { close(fd) }
+    func record(_ type: UInt8, _ content: [UInt8]) -> [UInt8] {
+        [1, type, 0, 1, UInt8(content.count >> 8), UInt8(content.count & 0xff), 0, 0] + content
+    }
+    var params: [UInt8] = []
+    for (name, value) in [("REQUEST_METHOD", "GET"), ("REQUEST_URI", path), ("DOCUMENT_URI", path),
+                          ("SCRIPT_NAME", path), ("QUERY_STRING", "")] {
+        params += [UInt8(name.utf8.count), UInt8(value.utf8.count)] + Array(name.utf8) + Array(value.utf8)
+    }
+    let request = record(1, [0, 1, 0, 0, 0, 0, 0, 0])  // BEGIN_REQUEST: responder, no keep-conn
+        + record(4, params) + record(4, []) + record(5, [])  // PARAMS, end of PARAMS, empty STDIN
+    _ = try request.withUnsafeBytes { buffer in try syscall("write") { write(fd, buffer.baseAddress, buffer.count) } }
+
+    var received: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 8192)
+    while true {
+        let n = try chunk.withUnsafeMutableBytes { buffer in try syscall("read") { read(fd, buffer.baseAddress, buffer.count) } }
+        if n == 0 { break }
+        received += chunk[0..<n]
+    }
+    var stdout: [UInt8] = []
+    var offset = 0
+    while offset + 8 <= received.count {
+        let type = received[offset + 1]
+        let length = Int(received[offset + 4]) << 8 | Int(received[offset + 5])
+        let padding = Int(received[offset + 6])
+        let start = offset + 8
+        guard start + length <= received.count else { break }
+        if type == 6 { stdout += received[start..<(start + length)] }  // STDOUT
+        offset = start + length + padding
+    }
+    return String(decoding: stdout, as: UTF8.self)
+}
