@@ -141,6 +141,10 @@ struct WorkerLoop {
                 do {
                     try connect()
                     link.connected()
+                    let suppressed = link.takeSuppressedCount()
+                    if suppressed > 0 {
+                        logger.notice("database reachable again, after answering 503 to \(suppressed) requests without trying it")
+                    }
                     action = .query
                 } catch {
                     link.connectFailed()
@@ -169,7 +173,8 @@ struct WorkerLoop {
                         // The server restarted, failed over, or the session's prepared
                         // statements no longer fit the catalog: reconnect (and re-prepare),
                         // then retry this read-only query once.
-                        logger.warning("database connection lost during \(route): \(Self.oneLine(error.debugDescription))")
+                        let what = error.isConnectionLoss ? "database connection lost" : "database session invalidated, reconnecting"
+                        logger.warning("\(what) during \(route): \(Self.oneLine(error.debugDescription))")
                         self.connection = nil
                         action = link.connectionLost(now: .now)
                     } else if Self.isTransient(error) {
