@@ -51,6 +51,22 @@ import Glibc
         #expect(master.log().contains("all workers stopped; exiting"))
     }
 
+    @Test func aWorkerThatDoesNotStopIsKilledAtTheGracefulTimeout() throws {
+        let master = try MasterProcess.start(workers: 2, gracefulTimeout: 1)
+        defer { master.cleanUp() }
+        let workers = try master.waitForWorkers(2)
+        let stuck = try #require(workers.min())
+        kill(stuck, SIGSTOP)  // cannot act on SIGTERM; SIGKILL still works
+        let stopRequested = ContinuousClock.now
+        kill(master.pid, SIGTERM)
+        let status = try #require(master.waitForExit(within: .seconds(5)), "\(master.log())")
+        #expect(status == .exited(0))
+        #expect(ContinuousClock.now - stopRequested >= .seconds(1), "the stuck worker had its grace period")
+        #expect(master.log().contains("graceful timeout exceeded: killing"), "\(master.log())")
+        #expect(master.log().contains("worker=\(stuck)") && master.log().contains("killed by SIGKILL"))
+        #expect(fileMode(master.socketPath) == nil)
+    }
+
     @Test func quitStopsAtOnce() throws {
         let master = try MasterProcess.start(workers: 2, gracefulTimeout: 30)
         defer { master.cleanUp() }
@@ -171,13 +187,14 @@ private final class MasterProcess {
         return binary
     }
 
-    /// Waits until exactly `count` live workers run and `condition` holds; returns their pids.
+    /// Waits until exactly `count` live workers run, each ready (it catches SIGTERM: its
+    /// graceful-stop handler is installed), and `condition` holds; returns their pids.
     func waitForWorkers(_ count: Int, within timeout: Duration = .seconds(10),
                         until condition: (Set<pid_t>) -> Bool = { _ in true }) throws -> Set<pid_t> {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             let current = liveChildren(of: pid)
-            if current.count == count && condition(current) { return current }
+            if current.count == count && current.allSatisfy(catchesSIGTERM) && condition(current) { return current }
             if waitForExit(within: .zero) != nil { break }
             usleep(50_000)
         }
@@ -250,6 +267,15 @@ private func liveChildren(of parent: pid_t) -> Set<pid_t> {
         children.insert(pid)
     }
     return children
+}
+
+/// From the `SigCgt` mask in /proc/<pid>/status.
+private func catchesSIGTERM(_ pid: pid_t) -> Bool {
+    guard let status = try? readFile("/proc/\(pid)/status"),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("SigCgt:") }),
+          let mask = UInt64(line.dropFirst("SigCgt:".count).trimmingPrefix(while: \.isWhitespace), radix: 16)
+    else { return false }
+    return mask & (1 << (SIGTERM - 1)) != 0
 }
 
 private func connectUnix(_ path: String) -> Int32? {
