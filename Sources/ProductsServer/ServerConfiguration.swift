@@ -121,13 +121,63 @@ public struct ServerConfiguration: Sendable {
     /// nginx upstream concurrency (see DESIGN.md on keep-alive starving workers).
     public static let workersPerCPU = 4
 
-    /// `workersPerCPU` × online CPUs (at least 1 CPU).
-    public static func defaultWorkerCount(onlineCPUs: Int = ServerConfiguration.onlineCPUs()) -> Int {
+    /// `workersPerCPU` × the CPUs this process may use (at least 1).
+    public static func defaultWorkerCount(onlineCPUs: Int = ServerConfiguration.usableCPUs()) -> Int {
         max(1, onlineCPUs) * workersPerCPU
     }
 
-    public static func onlineCPUs() -> Int {
-        Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    /// Online CPUs, narrowed by the CPU affinity mask (`taskset`, systemd `CPUAffinity=`) and by
+    /// a cgroup v2 CPU quota (containers, systemd `CPUQuota=`): a 2-CPU container on a 64-core
+    /// host must not start 256 workers.
+    public static func usableCPUs() -> Int {
+        var cpus = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        if let status = readSmallFile("/proc/self/status"),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed_list:") }),
+           let allowed = countCPUList(String(line.dropFirst("Cpus_allowed_list:".count))) {
+            cpus = min(cpus, allowed)
+        }
+        // "0::/system.slice/products-server.service": the quota may sit on any ancestor.
+        if let cgroup = readSmallFile("/proc/self/cgroup")?.split(separator: "\n").first(where: { $0.hasPrefix("0::") }) {
+            var path = String(cgroup.dropFirst(3))
+            while true {
+                if let max = readSmallFile("/sys/fs/cgroup\(path == "/" ? "" : path)/cpu.max"), let quota = cpuQuota(max) {
+                    cpus = min(cpus, quota)
+                }
+                guard path != "/", let slash = path.lastIndex(of: "/") else { break }
+                path = slash == path.startIndex ? "/" : String(path[..<slash])
+            }
+        }
+        return max(1, cpus)
+    }
+
+    /// `"0-3,8"` → 5 (the kernel's CPU list format).
+    public static func countCPUList(_ text: String) -> Int? {
+        var count = 0
+        for part in text.split(separator: ",") {
+            let bounds = part.split(separator: "-").map { Int($0.trimmingPrefix(while: \.isWhitespace).prefix { !$0.isWhitespace }) }
+            switch bounds.count {
+            case 1: guard bounds[0] != nil else { return nil }; count += 1
+            case 2: guard let low = bounds[0], let high = bounds[1], high >= low else { return nil }; count += high - low + 1
+            default: return nil
+            }
+        }
+        return count > 0 ? count : nil
+    }
+
+    /// cgroup v2 `cpu.max`: `"200000 100000"` → 2 CPUs (rounded up); `"max 100000"` → nil.
+    public static func cpuQuota(_ text: String) -> Int? {
+        let fields = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        guard fields.count == 2, let quota = Int(fields[0]), let period = Int(fields[1]), quota > 0, period > 0 else { return nil }
+        return (quota + period - 1) / period
+    }
+
+    private static func readSmallFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : nil
     }
 
     /// `"0660"` → `0o660`. Octal, permission bits only.

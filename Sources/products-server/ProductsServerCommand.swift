@@ -14,28 +14,33 @@ struct ProductsServerCommand: ParsableCommand {
         commandName: "products-server",
         abstract: "Prefork FastCGI server for the Products API (nginx in front, PostgreSQL behind).",
         discussion: """
-        A master process binds the listening socket once and starts --workers worker processes \
-        (re-executing this binary with --worker, the socket on fd 0). Each worker serves one \
-        request at a time on its own PostgreSQL connection. The master reaps and respawns workers \
-        that die (crash loops are slowed down by an exponential backoff, 1 s doubling up to 30 s) \
-        and never serves requests itself.
+        A master process binds the listening socket once and starts --workers worker
+        processes (this binary again, with --worker, the socket on fd 0). Each worker
+        serves one request at a time on its own PostgreSQL connection. The master never
+        serves requests: it reaps and respawns workers that die (a crash loop, more
+        exits than workers within 10 s, delays respawns by 1 s doubling up to 30 s).
 
         SIGNALS (to the master)
-          SIGTERM, SIGINT  Graceful stop: workers get SIGTERM and finish their in-flight request; \
-        after --graceful-timeout the rest are SIGKILLed. The socket file is removed; exit 0.
-          SIGQUIT          Immediate stop: SIGKILL every worker, remove the socket file, exit 0.
-          SIGHUP           Graceful reload: start a complete new generation of workers (new \
-        processes, new database connections: e.g. after a failover or ALTER ROLE ... SET); once \
-        every new worker has stayed up for 1 s, the old ones are stopped gracefully. If the new \
-        generation cannot come up, the old one keeps serving. The binary is not re-read: \
-        restart the service to upgrade it.
+          SIGTERM, SIGINT  Graceful stop: workers get SIGTERM and finish the request in
+                           flight; those still running after --graceful-timeout are
+                           SIGKILLed. The socket file is removed; exit status 0.
+          SIGQUIT          Immediate stop: SIGKILL every worker, remove the socket
+                           file, exit status 0.
+          SIGHUP           Graceful reload: start a whole new generation of workers
+                           (new processes, new database connections: after a
+                           failover, or an ALTER ROLE ... SET); once each new worker
+                           has stayed up for 1 s, the old ones stop gracefully. If
+                           the new generation cannot stay up, the old one keeps
+                           serving. The binary is not re-read: restart the service
+                           to upgrade it.
 
         SECURITY
-          Keep the FastCGI socket private: a unix socket readable by nginx's group only (mode 0660, \
-        --socket-group www-data). Debian 12's libfcgi carries only part of the fix for \
-        CVE-2025-23016; a TCP --listen must never face a public interface. Prefer the \
-        PRODUCTS_DATABASE environment variable to --database for conninfo with a password: \
-        command lines are visible to every local user. Workers get it through their environment.
+          Keep the FastCGI socket private: a unix socket for nginx's group only
+          (--socket-mode 0660 --socket-group www-data). Debian 12's libfcgi has only
+          part of the fix for CVE-2025-23016: a TCP --listen must never face a public
+          interface. Give a conninfo with a password through PRODUCTS_DATABASE, not
+          --database: command lines are visible to every local user. Workers get it
+          through their environment, never their command line.
 
         EXAMPLES
           products-server --listen /run/products/fcgi.sock --socket-group www-data
@@ -45,8 +50,8 @@ struct ProductsServerCommand: ParsableCommand {
     )
 
     @Option(help: ArgumentHelp(
-        "Worker processes (default: \(ServerConfiguration.workersPerCPU) per online CPU, \(ServerConfiguration.defaultWorkerCount()) here).",
-        discussion: "Each worker handles one request at a time and holds one PostgreSQL connection. nginx and PostgreSQL share these CPUs; nginx's upstream concurrency (and any fastcgi keep-alive pool) must not exceed this number.",
+        "Worker processes (default: \(ServerConfiguration.workersPerCPU) per usable CPU, \(ServerConfiguration.defaultWorkerCount()) here).",
+        discussion: "Usable CPUs: online, within the affinity mask and any cgroup CPU quota. Each worker handles one request at a time and holds one PostgreSQL connection, and spends much of a request waiting on PostgreSQL or nginx, hence several per CPU; nginx and PostgreSQL share these CPUs, hence only a few. nginx's concurrency towards this server (and any fastcgi keep-alive pool) must not exceed this number.",
         valueName: "n"))
     var workers: Int?
 

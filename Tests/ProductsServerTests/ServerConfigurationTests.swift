@@ -53,6 +53,18 @@ import Glibc
         #expect(ServerConfiguration.defaultWorkerCount() >= 4)
     }
 
+    @Test func usableCPUsHonourAffinityListsAndCgroupQuotas() {
+        #expect(ServerConfiguration.countCPUList("0-3,8") == 5)
+        #expect(ServerConfiguration.countCPUList("\t0-1\n") == 2)
+        #expect(ServerConfiguration.countCPUList("0") == 1)
+        #expect(ServerConfiguration.countCPUList("3-1") == nil)
+        #expect(ServerConfiguration.cpuQuota("200000 100000\n") == 2)
+        #expect(ServerConfiguration.cpuQuota("150000 100000") == 2)
+        #expect(ServerConfiguration.cpuQuota("max 100000") == nil)
+        let usable = ServerConfiguration.usableCPUs()
+        #expect(usable >= 1 && usable <= Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+
     @Test func supervisorPolicyFollowsTheConfiguration() {
         let configuration = ServerConfiguration(workers: 6, listen: .unix(path: "/tmp/x.sock"),
                                                 gracefulTimeout: .seconds(3), workerArguments: ["--worker"])
