@@ -32,6 +32,9 @@ public final class Master {
     public func run() throws -> Int32 {
         // Handlers first: no SIGCHLD may be lost, and a SIGTERM during start-up must count.
         let signals = try SignalPipe(catching: signalPolicy.caught)
+        // Runs last: the handlers stay installed until the socket and pid files are gone, so a
+        // late SIGTERM cannot kill the master half-way through its clean-up.
+        defer { withExtendedLifetime(signals) {} }
         // A write to a socket nginx closed must fail with EPIPE, not kill the master.
         signal(SIGPIPE, SIG_IGN)
 
