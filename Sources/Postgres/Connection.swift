@@ -35,6 +35,8 @@ public final class Connection {
             PQfinish(conn)
             throw PostgresError(code: .connection, detail: message)
         }
+        // Server NOTICEs ("drop cascades to ...") are not errors: keep them off stderr.
+        PQsetNoticeProcessor(conn, { _, _ in }, nil)
         self.handle = conn
     }
 
@@ -168,7 +170,7 @@ public final class Connection {
 }
 
 /// Buffers COPY text and hands it to libpq in large chunks.
-public struct CopyWriter: ~Copyable {
+public struct CopyWriter {
     private let connection: Connection
     private var buffer: [UInt8] = []
     /// How many bytes to gather before a `PQputCopyData` call.
@@ -213,8 +215,9 @@ public final class QueryResult {
         PQgetisnull(raw, Int32(row), Int32(column)) == 1
     }
 
-    /// The value as a String, or nil for SQL NULL.
+    /// The value as a String, or nil for SQL NULL or a row/column that does not exist.
     public func string(row: Int, column: Int) -> String? {
+        guard row < rowCount, column < columnCount else { return nil }
         if isNull(row: row, column: column) { return nil }
         return String(cString: PQgetvalue(raw, Int32(row), Int32(column)))
     }

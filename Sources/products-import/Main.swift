@@ -1,2 +1,98 @@
+import ArgumentParser
+import CatalogImport
+import Foundation
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @main
-struct Placeholder { static func main() { print("not built yet") } }
+struct ProductsImport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "products-import",
+        abstract: "Load the legacy CSV export into PostgreSQL and swap it in atomically.",
+        discussion: """
+            Reads product.csv, features.csv, styles.csv, skus.csv, photos.csv and related.csv
+            from --data, repairs or rejects damaged rows (see docs/importer.md), loads them with
+            COPY into a fresh staging schema, renders the API's documents there and then points
+            the catalog.product view at the new data in one transaction. Until then the previous
+            catalog keeps serving; a failed or killed import changes nothing visible, and its
+            leftovers are dropped by the next run.
+
+            Exit status: 0 on success; 1 when the import failed (a missing file, a wrong header,
+            an unreachable database, too many rejects): one line on stderr says why.
+            """
+    )
+
+    @Option(help: "Directory with the six CSV files.")
+    var data: String
+
+    @Option(help: "libpq connection string (key=value or postgresql:// URI) of the catalog owner role. Default: $PRODUCTS_IMPORT_DATABASE, else 'dbname=products'.")
+    var database: String?
+
+    @Option(help: "Where rejected rows are written (CSV: file,line,reason,raw).")
+    var rejects: String = "rejects.csv"
+
+    @Option(help: "Fail (keeping the previous catalog) when more rows than this are rejected. Default: no absolute limit.")
+    var maxRejects: Int?
+
+    @Option(help: "Fail when more than this fraction of all rows is rejected.")
+    var maxRejectRate: Double = 0.01
+
+    @Option(help: "Write the summary as JSON to this file.")
+    var report: String?
+
+    @Option(help: "Parallel COPY streams and build connections.")
+    var jobs: Int = 2
+
+    @Option(help: "Role the API connects as; granted SELECT on catalog.product. Empty: grant nothing.")
+    var apiRole: String = "products_api"
+
+    @Flag(help: "Keep the normalized staging tables after the build (for analysis).")
+    var keepStaging = false
+
+    @Flag(inversion: .prefixedNo, help: "Show live progress lines (default: when stderr is a terminal).")
+    var progress: Bool?
+
+    mutating func run() throws {
+        let showProgress = progress ?? (isatty(2) == 1)
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .info
+            return handler
+        }
+        let logger = Logger(label: "products-import")
+        var options = ImportOptions(
+            dataDirectory: data,
+            database: database ?? ProcessInfo.processInfo.environment["PRODUCTS_IMPORT_DATABASE"] ?? "dbname=products")
+        options.rejectsPath = rejects
+        options.maxRejects = maxRejects
+        options.maxRejectRate = maxRejectRate
+        options.jobs = max(1, jobs)
+        options.apiRole = apiRole.isEmpty ? nil : apiRole
+        options.keepStaging = keepStaging
+        options.showProgress = showProgress
+
+        let importer = Importer(options: options, logger: logger)
+        do {
+            let summary = try importer.run()
+            print(summary.renderTable(), terminator: "")
+            if let path = report { try writeReport(summary, to: path) }
+        } catch let error as ImportError {
+            if let path = report {
+                var failed = ImportReport()
+                failed.status = "failed"
+                failed.error = error.description
+                try? writeReport(failed, to: path)
+            }
+            FileHandle.standardError.write(Data("products-import: \(error.description)\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+
+    private func writeReport(_ report: ImportReport, to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(report).write(to: URL(fileURLWithPath: path))
+    }
+}

@@ -1,0 +1,346 @@
+import CatalogCSV
+import Foundation
+import Logging
+import Postgres
+import Synchronization
+
+/// Loads the six CSV files into a fresh staging schema, builds the read model there and
+/// swaps it in atomically. Until the swap commits, the API keeps serving the previous
+/// catalog; if anything fails (or the process is killed) the staging schema is dropped
+/// now or by the next run.
+public final class Importer: Sendable {
+    public let options: ImportOptions
+    private let logger: Logger
+    private let cancelled = Atomic<Bool>(false)
+    private let totalRejected = Atomic<Int>(0)
+
+    public init(options: ImportOptions, logger: Logger) {
+        self.options = options
+        self.logger = logger
+    }
+
+    /// Asks a running import to stop at the next chunk (e.g. from a SIGINT handler).
+    public func cancel() { cancelled.store(true, ordering: .relaxed) }
+
+    public func run() throws -> ImportReport {
+        let started = monotonicNanos()
+        var report = ImportReport()
+        report.startedAt = ISO8601DateFormatter().string(from: Date())
+        report.rejectsFile = options.rejectsPath
+
+        // 1. Every file present with the right header, before touching the database.
+        var paths: [CatalogFile: String] = [:]
+        var sizes: [CatalogFile: Int] = [:]
+        for file in CatalogFile.allCases {
+            let path = (options.dataDirectory as NSString).appendingPathComponent(file.fileName)
+            do {
+                let probe = try CopyTextConverter(file: file, path: path)
+                sizes[file] = probe.totalBytes
+            } catch {
+                throw ImportError.input(error.description)
+            }
+            paths[file] = path
+        }
+
+        // 2. The database: reachable, one import at a time, leftovers cleaned.
+        let control = try connect()
+        do {
+            let locked = try control.execute("SELECT pg_try_advisory_lock($1)", [String(CatalogSQL.advisoryLockKey)])
+            guard locked.string(row: 0, column: 0) == "t" else { throw ImportError.alreadyRunning }
+            try control.execute(CatalogSQL.ensureControlSchema)
+        } catch let error as PostgresError {
+            throw ImportError.database("database error: \(error.debugDescription)")
+        }
+        let live = try? control.execute(CatalogSQL.liveSchema).string(row: 0, column: 0)
+        try dropLeftovers(control, keeping: live ?? nil)
+
+        let schema = CatalogSQL.stagingPrefix + Self.stamp()
+        report.schema = schema
+        logger.info("importing", metadata: ["data": "\(options.dataDirectory)", "schema": "\(schema)"])
+        do {
+            try control.execute(CatalogSQL.createStaging(schema))
+
+            // 3. Load: read, repair, COPY; files on parallel connections, largest first.
+            var phase = monotonicNanos()
+            let rejects = try RejectWriter(path: options.rejectsPath)
+            let order = CatalogFile.allCases.sorted { sizes[$0]! > sizes[$1]! }
+            let progress = order.map { FileProgress(file: $0, totalBytes: sizes[$0]!) }
+            let summaries = Mutex<[CatalogFile: FileSummary]>([:])
+            let display = startProgressDisplay(progress)
+            defer { display.stop() }
+            let filePaths = paths
+            try runOnThreads(width: options.jobs, progress.map { p in
+                { @Sendable in
+                    let summary = try self.load(p, path: filePaths[p.file]!, schema: schema, rejects: rejects)
+                    summaries.withLock { $0[p.file] = summary }
+                }
+            })
+            display.stop()
+            let loaded = summaries.withLock { $0 }
+            report.files = CatalogFile.allCases.map { loaded[$0]! }
+            report.phases.append(PhaseTiming(name: "load (read, repair, COPY)", seconds: elapsed(since: phase)))
+            try checkRejectRate(report)
+
+            // 4. Build the read model: skus and photos aggregate in parallel, then the rest.
+            phase = monotonicNanos()
+            try runOnThreads(width: options.jobs, [
+                { @Sendable in try self.build(schema, "photos", CatalogSQL.aggregatePhotos(schema)) },
+                { @Sendable in
+                    try self.build(schema, "skus", CatalogSQL.aggregateSkus(schema))
+                    try self.build(schema, "products, features, related", CatalogSQL.aggregateProductParts(schema))
+                },
+            ])
+            report.phases.append(PhaseTiming(name: "aggregate skus, photos, features, related", seconds: elapsed(since: phase)))
+            phase = monotonicNanos()
+            try build(schema, "styles", CatalogSQL.aggregateStyles(schema), on: control)
+            try build(schema, "product documents", CatalogSQL.buildProductTable(schema), on: control)
+            report.phases.append(PhaseTiming(name: "render documents, index, analyze", seconds: elapsed(since: phase)))
+
+            try fillLoadedCounts(&report, schema: schema, control)
+            guard (report[.product]?.loaded ?? 0) > 0 else { throw ImportError.emptyCatalog }
+            if !options.keepStaging {
+                try control.execute(CatalogSQL.dropStagingTables(schema))
+            }
+
+            // 5. Swap: one transaction re-points catalog.product; readers see old or new.
+            phase = monotonicNanos()
+            report.status = "ok"
+            report.totalSeconds = elapsed(since: started)
+            report.peakRSSBytes = peakRSS()
+            try swap(schema, report: report, control)
+            report.phases.append(PhaseTiming(name: "swap", seconds: elapsed(since: phase)))
+        } catch {
+            logger.error("import failed; dropping the staging schema", metadata: ["schema": "\(schema)"])
+            _ = try? control.execute("DROP SCHEMA IF EXISTS \(schema) CASCADE")
+            if let e = error as? PostgresError {
+                throw ImportError.database("database error: \(e.debugDescription)")
+            }
+            throw error
+        }
+
+        // 6. The previous catalog is no longer referenced: drop it (or leave it to the next run).
+        if let live = live ?? nil, live != schema {
+            dropSchemaPolitely(control, live)
+        }
+        report.totalSeconds = elapsed(since: started)
+        report.peakRSSBytes = peakRSS()
+        if let size = try? control.execute("SELECT pg_database_size(current_database())").string(row: 0, column: 0) {
+            report.databaseBytes = Int64(size) ?? 0
+        }
+        if let size = try? control.execute("""
+            SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c
+            JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'm')
+            """, [schema]).string(row: 0, column: 0) {
+            report.catalogBytes = Int64(size) ?? 0
+        }
+        return report
+    }
+
+    // MARK: load
+
+    private func load(_ p: FileProgress, path: String, schema: String, rejects: RejectWriter) throws -> FileSummary {
+        let connection = try connect()
+        let converter: CopyTextConverter
+        do { converter = try CopyTextConverter(file: p.file, path: path) } catch { throw ImportError.input(error.description) }
+        p.startedAt.store(monotonicNanos(), ordering: .relaxed)
+        p.phase.store(1, ordering: .relaxed)
+        let limit = options.maxRejects
+        var chunk: [UInt8] = []
+        chunk.reserveCapacity(CopyWriter.chunkSize + (1 << 16))
+        do {
+            try connection.copyIn(CatalogSQL.copyStatement(schema, p.file)) { (writer: inout CopyWriter) throws in
+                var more = true
+                while more {
+                    if cancelled.load(ordering: .relaxed) { throw ImportError.cancelled }
+                    chunk.removeAll(keepingCapacity: true)
+                    more = try converter.fill(&chunk, minimumBytes: CopyWriter.chunkSize) { reject in
+                        rejects.write(reject)
+                        let total = totalRejected.add(1, ordering: .relaxed).newValue
+                        if let limit, total > limit { cancelled.store(true, ordering: .relaxed) }
+                    }
+                    try writer.write(chunk)
+                    p.bytes.store(converter.stats.bytesRead, ordering: .relaxed)
+                    p.rows.store(converter.stats.rowsRead, ordering: .relaxed)
+                }
+            }
+        } catch ImportError.cancelled {
+            let total = totalRejected.load(ordering: .relaxed)
+            if let limit, total > limit { throw ImportError.tooManyRejects(rejected: total, limit: String(limit)) }
+            throw ImportError.cancelled
+        } catch let error as CSVFileError {
+            throw ImportError.input(error.description)
+        }
+        p.finishedAt.store(monotonicNanos(), ordering: .relaxed)
+        p.phase.store(2, ordering: .relaxed)
+        let stats = converter.stats
+        var summary = FileSummary(file: p.file.fileName)
+        summary.bytes = stats.bytesRead
+        summary.read = stats.rowsRead
+        summary.loaded = stats.rowsAccepted  // refined after the build (orphans, drops)
+        summary.repaired = stats.repaired
+        summary.rejected = stats.rejected
+        summary.loadSeconds = Double(p.finishedAt.load(ordering: .relaxed) - p.startedAt.load(ordering: .relaxed)) / 1e9
+        if !options.showProgress {
+            logger.info("loaded \(p.file.fileName)", metadata: [
+                "rows": "\(stats.rowsAccepted)", "rejected": "\(stats.rejected)", "repaired": "\(stats.repaired)",
+                "seconds": "\(fixed(summary.loadSeconds, 1))",
+            ])
+        }
+        return summary
+    }
+
+    private func checkRejectRate(_ report: ImportReport) throws {
+        let rejected = report.totalRejected
+        if let limit = options.maxRejects, rejected > limit {
+            throw ImportError.tooManyRejects(rejected: rejected, limit: String(limit))
+        }
+        let read = max(report.totalRead, 1)
+        if Double(rejected) / Double(read) > options.maxRejectRate {
+            throw ImportError.tooManyRejects(rejected: rejected, limit: "\(options.maxRejectRate * 100)% of \(read) rows")
+        }
+    }
+
+    // MARK: build
+
+    private func build(_ schema: String, _ what: String, _ sql: String, on connection: Connection? = nil) throws {
+        if cancelled.load(ordering: .relaxed) { throw ImportError.cancelled }
+        let conn = try connection ?? connect()
+        let start = monotonicNanos()
+        try conn.execute(CatalogSQL.buildSessionSettings)
+        try conn.execute(sql)
+        logger.info("built \(what)", metadata: ["seconds": "\(fixed(elapsed(since: start), 1))"])
+    }
+
+    private func fillLoadedCounts(_ report: inout ImportReport, schema: String, _ conn: Connection) throws {
+        let r = try conn.execute(CatalogSQL.loadedCounts(schema))
+        let value = { (c: Int) in r.int(row: 0, column: c) ?? 0 }
+        let loaded: [CatalogFile: Int] = [
+            .product: value(0), .features: value(1), .styles: value(2), .skus: value(3), .photos: value(4), .related: value(5),
+        ]
+        let relatedOrphans = value(6)
+        for i in report.files.indices {
+            guard let file = CatalogFile(rawValue: String(report.files[i].file.dropLast(4))) else { continue }
+            let accepted = report.files[i].read - report.files[i].rejected
+            report.files[i].loaded = loaded[file] ?? 0
+            if file == .related {
+                report.files[i].orphaned = relatedOrphans
+                report.files[i].dropped = accepted - relatedOrphans - report.files[i].loaded
+            } else {
+                report.files[i].orphaned = accepted - report.files[i].loaded
+            }
+        }
+    }
+
+    // MARK: swap and cleanup
+
+    private func swap(_ schema: String, report: ImportReport, _ conn: Connection) throws {
+        var apiRole: String? = nil
+        if let role = options.apiRole {
+            let exists = try conn.execute("SELECT 1 FROM pg_roles WHERE rolname = $1", [role]).rowCount == 1
+            if exists { apiRole = conn.quoteIdentifier(role) } else {
+                logger.warning("role \(role) does not exist: the API cannot read the catalog until it is granted SELECT on catalog.product (Deploy/sql/roles.sql creates it)")
+            }
+        }
+        let json = String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
+        var attempt = 0
+        while true {
+            do {
+                try conn.execute(CatalogSQL.swap(schema, apiRole: apiRole, reportLiteral: conn.quoteLiteral(json)))
+                return
+            } catch {
+                // lock_timeout: a long reader holds the view; readers are bounded by their
+                // statement_timeout, so waiting a little and retrying converges.
+                guard error.sqlState == "55P03", attempt < 5 else { throw error }
+                _ = try? conn.execute("ROLLBACK")
+                attempt += 1
+                logger.warning("swap waited for readers; retrying", metadata: ["attempt": "\(attempt)"])
+            }
+        }
+    }
+
+    private func dropLeftovers(_ conn: Connection, keeping live: String?) throws {
+        let result: QueryResult
+        do { result = try conn.execute(CatalogSQL.leftoverSchemas) } catch {
+            throw ImportError.database("database error: \(error.debugDescription)")
+        }
+        for row in 0..<result.rowCount {
+            guard let name = result.string(row: row, column: 0), name != live else { continue }
+            logger.info("dropping a leftover schema from an earlier import", metadata: ["schema": "\(name)"])
+            dropSchemaPolitely(conn, name)
+        }
+    }
+
+    private func dropSchemaPolitely(_ conn: Connection, _ name: String) {
+        do {
+            try conn.execute("SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS \(conn.quoteIdentifier(name)) CASCADE; RESET lock_timeout")
+        } catch {
+            logger.warning("could not drop an old catalog schema now; the next import will", metadata: [
+                "schema": "\(name)", "error": "\(error.debugDescription)",
+            ])
+        }
+    }
+
+    // MARK: helpers
+
+    private func connect() throws -> Connection {
+        do {
+            let c = try Connection(conninfo: options.database, overrides: ["application_name": "products-import", "connect_timeout": "10"])
+            return c
+        } catch {
+            throw ImportError.database("cannot connect to the database: \(error.detail.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+    }
+
+    private func startProgressDisplay(_ files: [FileProgress]) -> ProgressTicker {
+        ProgressTicker(files: files, enabled: options.showProgress)
+    }
+
+    static func stamp() -> String {
+        var t = timeval()
+        gettimeofday(&t, nil)
+        var tmv = tm()
+        var secs = t.tv_sec
+        gmtime_r(&secs, &tmv)
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(tmv.tm_year + 1900)\(two(tmv.tm_mon + 1))\(two(tmv.tm_mday))_\(two(tmv.tm_hour))\(two(tmv.tm_min))\(two(tmv.tm_sec))_\(getpid())"
+    }
+}
+
+func elapsed(since start: UInt64) -> Double { Double(monotonicNanos() - start) / 1e9 }
+
+/// VmHWM from /proc/self/status: the peak resident set size.
+func peakRSS() -> Int64 {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        let kb = line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int64($0) } ?? 0
+        return kb * 1024
+    }
+    return 0
+}
+
+/// Redraws the progress lines every 250 ms on its own thread while the load runs.
+final class ProgressTicker: Sendable {
+    private let running = Atomic<Bool>(true)
+    private let finished = DispatchSemaphore(value: 0)
+    private let enabled: Bool
+
+    init(files: [FileProgress], enabled: Bool) {
+        self.enabled = enabled
+        guard enabled else { return }
+        let thread = Thread { [self] in
+            var display = ProgressDisplay()
+            while self.running.load(ordering: .relaxed) {
+                display.draw(files)
+                usleep(250_000)
+            }
+            display.draw(files)
+            self.finished.signal()
+        }
+        thread.start()
+    }
+
+    func stop() {
+        guard enabled, running.exchange(false, ordering: .relaxed) else { return }
+        finished.wait()
+    }
+}

@@ -1,0 +1,81 @@
+import Postgres
+import Testing
+import TestSupport
+
+@Suite("libpq wrapper against a real PostgreSQL")
+struct ConnectionTests {
+    let conninfo: String
+
+    init() throws {
+        conninfo = TestCluster.shared.conninfo(database: try TestCluster.shared.makeDatabase("pq"))
+    }
+
+    @Test func parametersAreSentApartFromTheSQL() throws {
+        let c = try Connection(conninfo: conninfo)
+        let hostile = "'); DROP TABLE x; --"
+        let r = try c.execute("SELECT $1::text, $2::text IS NULL", [hostile, nil])
+        #expect(r.string(row: 0, column: 0) == hostile)
+        #expect(r.string(row: 0, column: 1) == "t")
+    }
+
+    @Test func preparedStatementsWithRawBytes() throws {
+        let c = try Connection(conninfo: conninfo)
+        try c.prepare("double", "SELECT ($1::int * 2)::text")
+        let r = try "21".utf8CString.withUnsafeBufferPointer { buf in
+            try c.executePrepared("double", parameter: UnsafeBufferPointer(rebasing: buf.dropLast()))
+        }
+        #expect(r.string(row: 0, column: 0) == "42")
+        let text = r.withBytes(row: 0, column: 0) { String(decoding: $0, as: UTF8.self) }
+        #expect(text == "42")
+        #expect(try c.executePrepared("double", ["5"]).int(row: 0, column: 0) == 10)
+    }
+
+    @Test func copyInStreamsRowsAndEscapes() throws {
+        let c = try Connection(conninfo: conninfo)
+        try c.execute("CREATE TABLE t (id int, s text)")
+        let n = try c.copyIn("COPY t FROM STDIN") { (w: inout CopyWriter) throws in
+            var line: [UInt8] = Array("1\t".utf8)
+            Array("tab\there, back\\slash\nnewline".utf8).withUnsafeBytes { CopyText.appendEscaped($0, to: &line) }
+            line.append(0x0A)
+            line += Array("2\t".utf8) + CopyText.null + [0x0A]
+            try w.write(line)
+        }
+        #expect(n == 2)
+        #expect(try c.execute("SELECT s FROM t WHERE id = 1").string(row: 0, column: 0) == "tab\there, back\\slash\nnewline")
+        #expect(try c.execute("SELECT s IS NULL FROM t WHERE id = 2").string(row: 0, column: 0) == "t")
+    }
+
+    @Test func aFailedCopyRollsBackAndTheConnectionStaysUsable() throws {
+        let c = try Connection(conninfo: conninfo)
+        try c.execute("CREATE TABLE u (id int)")
+        #expect(throws: PostgresError.self) {
+            try c.copyIn("COPY u FROM STDIN") { (w: inout CopyWriter) throws in try w.write(Array("1\nnot a number\n".utf8)) }
+        }
+        #expect(try c.execute("SELECT count(*) FROM u").int(row: 0, column: 0) == 0)
+    }
+
+    @Test func serverErrorsCarryTheSQLStateAndAGenericDescription() throws {
+        let c = try Connection(conninfo: conninfo)
+        let error = #expect(throws: PostgresError.self) { try c.execute("SELECT * FROM no_such_table") }
+        #expect(error?.sqlState == "42P01")
+        #expect(error?.description.contains("no_such_table") == false)
+        #expect(error?.debugDescription.contains("no_such_table") == true)
+        #expect(error?.isConnectionLoss == false)
+    }
+
+    @Test func aTerminatedBackendIsAConnectionLoss() throws {
+        let c = try Connection(conninfo: conninfo)
+        let admin = try Connection(conninfo: conninfo)
+        try admin.execute("SELECT pg_terminate_backend($1)", [String(c.backendPID)])
+        let error = #expect(throws: PostgresError.self) { try c.execute("SELECT 1") }
+        #expect(error?.isConnectionLoss == true)
+        #expect(c.isHealthy == false)
+    }
+
+    @Test func unreachableServerIsAConnectionError() throws {
+        let error = #expect(throws: PostgresError.self) {
+            _ = try Connection(conninfo: "host=/nonexistent dbname=x connect_timeout=1")
+        }
+        #expect(error?.code == .connection)
+    }
+}
