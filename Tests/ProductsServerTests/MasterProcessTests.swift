@@ -113,6 +113,8 @@ import Glibc
         #expect(second.waitForExit(within: .seconds(5)) == .exited(1))
         #expect(second.log().contains("another server is already listening"), "\(second.log())")
         #expect(canConnect(first.socketPath), "the first master's socket was left alone")
+        kill(first.pid, SIGTERM)
+        #expect(first.waitForExit(within: .seconds(7)) == .exited(0))
     }
 }
 
@@ -222,6 +224,9 @@ private final class MasterProcess {
     /// Leaves nothing behind even when a test failed half-way.
     func cleanUp() {
         if waitForExit(within: .zero) == nil {
+            // Freeze the master first: a running one would respawn the workers killed here,
+            // and those would outlive it.
+            kill(pid, SIGSTOP)
             for child in liveChildren(of: pid) { kill(child, SIGKILL) }
             kill(pid, SIGKILL)
             _ = waitForExit(within: .seconds(5))
