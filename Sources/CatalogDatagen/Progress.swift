@@ -59,11 +59,11 @@ final class ProgressMeter: Sendable {
         let total = s.bytes.reduce(0, +)
         var parts: [String] = []
         for file in s.current {
-            parts.append("\(file.fileName) \(s.bytes[ExportFile.allCases.firstIndex(of: file)!] >> 20) MB")
+            parts.append("\(file.fileName) \(s.bytes[ExportFile.allCases.firstIndex(of: file)!] / 1_000_000) MB")
         }
-        let rate = elapsed > 0 ? Int(Double(total) / 1_048_576 / elapsed) : 0
+        let rate = elapsed > 0 ? Int(Double(total) / 1e6 / elapsed) : 0
         return (parts.isEmpty ? "done" : parts.joined(separator: ", "))
-            + " | total \(total >> 20) MB, \(rate) MB/s, \(Int(elapsed)) s"
+            + " | total \(total / 1_000_000) MB, \(rate) MB/s, \(Int(elapsed)) s"
     }
 
     private func draw(_ text: String) {
