@@ -79,8 +79,9 @@ public final class Connection {
         return try check(raw)
     }
 
-    /// Executes a prepared statement with one text parameter given as raw bytes
-    /// (no String is built: the server's hot path).
+    /// Executes a prepared statement with one parameter in PostgreSQL's *binary* format,
+    /// given as raw bytes (e.g. an `int4` as 4 big-endian bytes): no String is built and the
+    /// server parses nothing (the API worker's hot path).
     @discardableResult
     public func executePrepared(_ name: String, parameter bytes: UnsafeBufferPointer<CChar>) throws(PostgresError) -> QueryResult {
         var value: UnsafePointer<CChar>? = bytes.baseAddress

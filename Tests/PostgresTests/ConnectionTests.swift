@@ -20,10 +20,10 @@ struct ConnectionTests {
 
     @Test func preparedStatementsWithRawBytes() throws {
         let c = try Connection(conninfo: conninfo)
-        try c.prepare("double", "SELECT ($1::int * 2)::text")
-        let r = try "21".utf8CString.withUnsafeBufferPointer { buf in
-            try c.executePrepared("double", parameter: UnsafeBufferPointer(rebasing: buf.dropLast()))
-        }
+        try c.prepare("double", "SELECT ($1::int4 * 2)::text")
+        // Binary format: an int4 is 4 bytes, big-endian.
+        let bigEndian21: [CChar] = [0, 0, 0, 21]
+        let r = try bigEndian21.withUnsafeBufferPointer { try c.executePrepared("double", parameter: $0) }
         #expect(r.string(row: 0, column: 0) == "42")
         let text = r.withBytes(row: 0, column: 0) { String(decoding: $0, as: UTF8.self) }
         #expect(text == "42")

@@ -80,22 +80,11 @@ public final class TestCluster: Sendable {
     /// Runs a command, returns its stdout; throws with its stderr on a non-zero exit.
     @discardableResult
     public static func run(_ argv: [String], environment: [String: String]? = nil) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        if let environment { process.environment = environment }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw CommandFailed(command: argv.joined(separator: " "), status: process.terminationStatus,
-                                stderr: String(decoding: stderr, as: UTF8.self))
+        let result = try Subprocess.run(argv, environment: environment)
+        guard result.status == 0 else {
+            throw CommandFailed(command: argv.joined(separator: " "), status: result.status, stderr: result.stderr)
         }
-        return String(decoding: stdout, as: UTF8.self)
+        return result.stdout
     }
 }
 
