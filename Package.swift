@@ -57,7 +57,8 @@ let package = Package(
 
         // Shared by the integration and end-to-end tests: a throwaway PostgreSQL
         // cluster, and helpers to run the built executables.
-        .target(name: "TestSupport", dependencies: ["Postgres"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Postgres"], path: "Tests/TestSupport",
+                resources: [.copy("Fixtures")]),
 
         // Unit tests: no database, no sockets.
         .testTarget(name: "CatalogCSVTests", dependencies: ["CatalogCSV"]),
@@ -67,11 +68,11 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "CatalogImportTests", dependencies: [
             "CatalogImport", "CatalogDatagen", "Postgres", "TestSupport",
-        ], resources: [.copy("Fixtures")]),
+        ]),
         // End-to-end: real nginx, real products-server workers, real PostgreSQL.
         .testTarget(name: "EndToEndTests", dependencies: [
             "CatalogImport", "Postgres", "TestSupport",
-        ], resources: [.copy("Fixtures")]),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

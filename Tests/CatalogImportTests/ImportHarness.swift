@@ -52,7 +52,7 @@ struct CatalogDatabase {
 
 enum Fixtures {
     static var atelierHead: String {
-        Bundle.module.url(forResource: "Fixtures/atelier-head", withExtension: nil)!.path
+        Fixture.atelierHead
     }
 
     /// Copies a fixture directory into a fresh temp dir (tests may damage or add files).

@@ -117,3 +117,17 @@ public enum Repository {
         return root + "/.build/debug"
     }
 }
+
+/// Sample data shipped with the tests (copied from the project's shared samples, so the
+/// repository passes its tests on its own).
+public enum Fixture {
+    /// The real first rows of the six legacy CSV files (products 1–20).
+    public static var atelierHead: String {
+        Bundle.module.url(forResource: "Fixtures/atelier-head", withExtension: nil)!.path
+    }
+
+    /// Five real responses (product + styles) captured from the legacy service.
+    public static var legacyResponses: URL {
+        Bundle.module.url(forResource: "Fixtures/legacy-api-responses", withExtension: "json")!
+    }
+}

@@ -1,0 +1,146 @@
+import CatalogImport
+import Foundation
+import Logging
+import Postgres
+import Synchronization
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The whole service for one end-to-end test: a database with a catalog imported by the
+/// real importer, products-server (master + workers) on a private unix socket, and nginx
+/// with the repository's config rendered by Deploy/local/render-nginx on a free port.
+final class ProductsStack: @unchecked Sendable {
+    enum Data {
+        case atelierHead
+        case legacy(LegacyFixture)
+    }
+
+    let name: String
+    let directory: String
+    let cluster: TestCluster
+    let database: String
+    let port: Int
+    let dataDirectory: String
+    private(set) var serverPID: pid_t = 0
+    private(set) var nginxPID: pid_t = 0
+
+    /// Processes to stop when the test process exits (suites keep a stack in a static).
+    /// (pid, signal that stops it at once with its children): nginx SIGTERM, the master SIGQUIT.
+    private static let running = Mutex<[(pid_t, Int32)]>([])
+
+    /// Starts everything; a failure to start is a test failure, reported with the logs.
+    static func launch(name: String, data: Data, cache: Bool, workers: Int = 2, cluster: TestCluster = .shared) -> ProductsStack {
+        do {
+            return try ProductsStack(name: name, data: data, cache: cache, workers: workers, cluster: cluster)
+        } catch {
+            fatalError("cannot start the \(name) stack: \(error)")
+        }
+    }
+
+    private init(name: String, data: Data, cache: Bool, workers: Int, cluster: TestCluster) throws {
+        self.name = name
+        self.cluster = cluster
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("products-e2e-\(getpid())-\(name)").path
+        try? FileManager.default.removeItem(atPath: directory)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        chmod(directory, 0o755)  // nginx's workers (www-data when root) reach the socket through it
+        database = try cluster.makeDatabase(name)
+        port = HTTP.freePort()
+
+        dataDirectory = directory + "/data"
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        switch data {
+        case .atelierHead:
+            let source = Fixture.atelierHead
+            for file in try FileManager.default.contentsOfDirectory(atPath: source) {
+                try FileManager.default.copyItem(atPath: source + "/" + file, toPath: dataDirectory + "/" + file)
+            }
+        case .legacy(let fixture):
+            try fixture.writeCSVs(to: dataDirectory)
+        }
+        try importData(dataDirectory)
+
+        let socket = directory + "/fcgi.sock"
+        serverPID = try Subprocess.start([
+            Repository.buildProducts + "/products-server", "--workers", String(workers), "--listen", socket,
+            "--socket-mode", "0666", "--graceful-timeout", "5",
+            "--database", cluster.conninfo(database: database, user: "products_api"),
+        ], logPath: directory + "/products-server.log")
+        try waitFor("products-server socket") { FileManager.default.fileExists(atPath: socket) }
+
+        let nginxDir = directory + "/nginx"
+        try TestCluster.run([Repository.path("Deploy/local/render-nginx"), nginxDir, "--socket", socket, "--port", String(port)])
+        if !cache {
+            // The documented switch for a whole environment: the bypass map's default.
+            let conf = nginxDir + "/conf.d/products.conf"
+            let text = try String(contentsOfFile: conf, encoding: .utf8)
+            let off = text.replacingOccurrences(of: "$products_cache_bypass {\n    default   0;", with: "$products_cache_bypass {\n    default   1;")
+            precondition(off != text, "the cache bypass map in conf.d/products.conf changed shape")
+            try off.write(toFile: conf, atomically: true, encoding: .utf8)
+        }
+        nginxPID = try Subprocess.start([
+            "nginx", "-p", nginxDir + "/", "-e", nginxDir + "/logs/error.log", "-c", nginxDir + "/nginx.conf", "-g", "daemon off;",
+        ], logPath: directory + "/nginx.log")
+        Self.register([(nginxPID, SIGTERM), (serverPID, SIGQUIT)])
+        try waitFor("nginx on port \(port)") { (try? HTTP.request(port: self.port, "GET", "/nope", timeout: 1)) != nil }
+    }
+
+    private static func register(_ pids: [(pid_t, Int32)]) {
+        let first = running.withLock { list in
+            list.append(contentsOf: pids)
+            return list.count == pids.count
+        }
+        if first {
+            atexit {
+                let left = ProductsStack.running.withLock { $0 }
+                for (pid, signal) in left { kill(pid, signal) }
+                if !left.isEmpty { usleep(300_000) }
+            }
+        }
+    }
+
+    /// Imports `directory` into this stack's database with the real importer.
+    func importData(_ directory: String) throws {
+        var options = ImportOptions(dataDirectory: directory, database: cluster.conninfo(database: database, user: "products_owner"))
+        options.rejectsPath = self.directory + "/rejects.csv"
+        var logger = Logger(label: "e2e-import")
+        logger.logLevel = .warning
+        _ = try Importer(options: options, logger: logger).run()
+    }
+
+    /// A copy of the data this stack was loaded from, to change and import again.
+    func copyOfData() throws -> String {
+        let copy = directory + "/data-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.copyItem(atPath: dataDirectory, toPath: copy)
+        return copy
+    }
+
+    /// The master's current worker processes.
+    func workerPIDs() throws -> [pid_t] {
+        let children = (try? String(contentsOfFile: "/proc/\(serverPID)/task/\(serverPID)/children", encoding: .utf8)) ?? ""
+        return children.split(separator: " ").compactMap { pid_t($0) }.sorted()
+    }
+
+    func stop() {
+        let pids = [nginxPID, serverPID]
+        if nginxPID > 0 { kill(nginxPID, SIGQUIT); Subprocess.wait(nginxPID); nginxPID = 0 }
+        if serverPID > 0 { kill(serverPID, SIGTERM); Subprocess.wait(serverPID); serverPID = 0 }
+        Self.running.withLock { $0.removeAll { pids.contains($0.0) } }
+    }
+
+    deinit { stop() }
+
+    private func waitFor(_ what: String, seconds: Double = 20, _ condition: () -> Bool) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return }
+            usleep(50_000)
+        }
+        let logs = ["products-server.log", "nginx.log", "nginx/logs/error.log"].map { file in
+            "--- \(file)\n" + ((try? String(contentsOfFile: directory + "/" + file, encoding: .utf8)) ?? "(none)")
+        }.joined(separator: "\n")
+        throw SpawnError(description: "timed out waiting for \(what)\n\(logs)")
+    }
+}
