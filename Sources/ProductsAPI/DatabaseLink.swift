@@ -14,6 +14,11 @@ public struct ReconnectThrottle: Sendable, Equatable {
         self.interval = interval
     }
 
+    /// Records an attempt made regardless of the interval.
+    public mutating func recordAttempt(at now: Instant) {
+        lastAttempt = now
+    }
+
     /// True (and the attempt is recorded) if an attempt may be made at `now`.
     public mutating func tryAttempt(at now: Instant) -> Bool {
         if let lastAttempt, now < lastAttempt + interval { return false }
@@ -31,8 +36,8 @@ public struct ReconnectThrottle: Sendable, Equatable {
 /// - A request that finds no connection tries to connect, unless the ``ReconnectThrottle``
 ///   says an attempt was made too recently: then it is answered 503 at once.
 /// - A request whose query finds the connection broken (the server restarted, a failover)
-///   reconnects and retries once, if the throttle allows and this request has not already
-///   connected: so a database restart costs one 503 at most, often none.
+///   reconnects and retries once, at once, unless this request has already connected: so a
+///   database restart costs no 503 once the server is back.
 /// - At most one connection attempt per request, ever.
 public struct DatabaseLinkStateMachine: Sendable {
     public typealias Instant = ContinuousClock.Instant
@@ -82,10 +87,17 @@ public struct DatabaseLinkStateMachine: Sendable {
 
     /// The query found the connection unusable (and the worker has closed it). Returns
     /// `.connect` to reconnect and retry the query once, or `.unavailable`.
+    ///
+    /// A connection that worked until now (the server restarted, a failover) is retried at
+    /// once, whatever the throttle says: the database is most likely back, and making the
+    /// request wait out the interval would answer a needless 503. The attempt still counts
+    /// for the throttle, so if it fails the next requests are answered 503 at once.
     public mutating func connectionLost(now: @autoclosure () -> Instant) -> Action {
         state = .disconnected
         if attemptedInThisRequest { return .unavailable }
-        return attempt(now: now())
+        throttle.recordAttempt(at: now())
+        attemptedInThisRequest = true
+        return .connect
     }
 
     /// How many requests were answered 503 without an attempt since the last call (for the
