@@ -10,10 +10,12 @@ let package = Package(
         .executable(name: "products-import", targets: ["products-import"]),
         .executable(name: "products-server", targets: ["products-server"]),
         .executable(name: "products-datagen", targets: ["products-datagen"]),
+        .executable(name: "products-load", targets: ["products-load"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // C libraries, found with pkg-config; apt names them for a fresh machine.
@@ -55,6 +57,16 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // The open-loop load generator (benchmarks): schedules, id distributions, latency
+        // histograms measured from the scheduled send time.
+        .target(name: "LoadGenerator", dependencies: [
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
+        .executableTarget(name: "products-load", dependencies: [
+            "LoadGenerator",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
         // Shared by the integration and end-to-end tests: a throwaway PostgreSQL
         // cluster, and helpers to run the built executables.
         .target(name: "TestSupport", dependencies: ["Postgres"], path: "Tests/TestSupport",
@@ -64,6 +76,7 @@ let package = Package(
         .testTarget(name: "CatalogCSVTests", dependencies: ["CatalogCSV"]),
         .testTarget(name: "ProductsAPITests", dependencies: ["ProductsAPI"]),
         .testTarget(name: "ProductsServerTests", dependencies: ["ProductsServer"]),
+        .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator"]),
         // Integration tests: a real PostgreSQL, started by the tests.
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "CatalogImportTests", dependencies: [
