@@ -57,8 +57,14 @@ public final class Importer: Sendable {
         let schema = CatalogSQL.stagingPrefix + Self.stamp()
         report.schema = schema
         logger.info("importing", metadata: ["data": "\(options.dataDirectory)", "schema": "\(schema)"])
+        // Created outside the clean-up below: if this fails (say the name exists), the schema
+        // is not ours and must not be dropped.
         do {
             try control.execute(CatalogSQL.createStaging(schema))
+        } catch {
+            throw ImportError.database("cannot create the staging schema \(schema): \(error.debugDescription)")
+        }
+        do {
 
             // 3. Load: read, repair, COPY; files on parallel connections, largest first.
             var phase = monotonicNanos()
@@ -302,7 +308,10 @@ public final class Importer: Sendable {
         var secs = t.tv_sec
         gmtime_r(&secs, &tmv)
         func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        return "\(tmv.tm_year + 1900)\(two(tmv.tm_mon + 1))\(two(tmv.tm_mday))_\(two(tmv.tm_hour))\(two(tmv.tm_min))\(two(tmv.tm_sec))_\(getpid())"
+        // Time for people, pid and a random part so that two imports never share a name
+        // (two imports by one process within a second did).
+        let random = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        return "\(tmv.tm_year + 1900)\(two(tmv.tm_mon + 1))\(two(tmv.tm_mday))_\(two(tmv.tm_hour))\(two(tmv.tm_min))\(two(tmv.tm_sec))_\(getpid())_\(random)"
     }
 }
 
