@@ -32,7 +32,7 @@ let package = Package(
             "CatalogCSV", "Postgres",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "CatalogDatagen"),
+        .target(name: "CatalogDatagen", dependencies: ["CatalogCSV"]),
 
         // The API: routing, validation, rendering. Pure values, no I/O.
         .target(name: "ProductsAPI"),

@@ -1,3 +1,5 @@
+import CatalogCSV
+
 /// The six files of the legacy export, in load order, with their exact headers and the
 /// file-level quirks the generator gives each one.
 public enum ExportFile: String, CaseIterable, Codable, Sendable {
@@ -10,16 +12,8 @@ public enum ExportFile: String, CaseIterable, Codable, Sendable {
 
     public var fileName: String { rawValue }
 
-    public var header: String {
-        switch self {
-        case .product: "id,name,slogan,description,category,default_price"
-        case .features: "id,product_id,feature,value"
-        case .styles: "id,productId,name,sale_price,original_price,default_style"
-        case .skus: "id,styleId,size,quantity"
-        case .photos: "id,styleId,url,thumbnail_url"
-        case .related: "id,current_product_id,related_product_id"
-        }
-    }
+    /// The exact header: the importer's definition (one source for both sides of the format).
+    public var header: String { CatalogFile(rawValue: String(rawValue.dropLast(4)))!.header }
 
     /// product.csv opens with a UTF-8 byte order mark.
     public var hasByteOrderMark: Bool { self == .product }
