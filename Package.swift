@@ -22,6 +22,9 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CFastCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
 
+        // The one libc call Swift cannot make (prctl is variadic).
+        .target(name: "CSystemShims"),
+
         // Swift wrappers: nothing outside these two modules sees an OpaquePointer.
         .target(name: "Postgres", dependencies: ["CLibPQ"]),
         .target(name: "FastCGI", dependencies: ["CFastCGI"]),
@@ -38,7 +41,7 @@ let package = Package(
         .target(name: "ProductsAPI"),
         // The prefork server: master (process control) and worker (request loop).
         .target(name: "ProductsServer", dependencies: [
-            "ProductsAPI", "Postgres", "FastCGI",
+            "ProductsAPI", "Postgres", "FastCGI", "CSystemShims",
             .product(name: "Logging", package: "swift-log"),
         ]),
 

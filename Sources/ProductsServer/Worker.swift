@@ -1,3 +1,4 @@
+import CSystemShims
 import FastCGI
 import Logging
 import Postgres
@@ -56,6 +57,13 @@ public enum Worker {
     public static func run(_ configuration: WorkerConfiguration, logger: Logger) -> Never {
         var logger = logger
         logger[metadataKey: "worker"] = "\(getpid())"
+        // If the master dies without stopping us (SIGKILL, a crash), stop gracefully rather
+        // than serve on unsupervised. Checked after arming: the master may already be gone.
+        let master = getppid()
+        if products_set_parent_death_signal(SIGTERM) != 0 || getppid() != master || master == 1 {
+            logger.critical("the master is gone (or the parent-death signal cannot be armed); exiting")
+            exit(1)
+        }
         let request: FastCGIRequest
         do {
             request = try FastCGIRequest(listeningSocket: configuration.listeningSocket)

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import ProductsServer
 
@@ -102,6 +103,27 @@ import Glibc
         #expect(master.log().contains("workers are crash-looping: delaying respawn"), "\(master.log())")
         kill(master.pid, SIGTERM)
         #expect(master.waitForExit(within: .seconds(7)) == .exited(0))
+    }
+
+    @Test func workersStopWhenTheMasterIsKilled() throws {
+        // SIGKILL leaves the master no chance to stop its workers: they must not serve on
+        // unsupervised (the parent-death signal makes them stop gracefully).
+        let master = try MasterProcess.start(workers: 2, gracefulTimeout: 5)
+        defer { master.cleanUp() }
+        let workers = try master.waitForWorkers(2)
+        kill(master.pid, SIGKILL)
+        _ = master.waitForExit(within: .seconds(5))
+        let deadline = ContinuousClock.now + .seconds(5)
+        // Orphans are reaped by pid 1, maybe late: a zombie has stopped too.
+        func running(_ pid: pid_t) -> Bool {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            return !stat[stat.index(close, offsetBy: 2)...].hasPrefix("Z")
+        }
+        while ContinuousClock.now < deadline, workers.contains(where: running) {
+            usleep(50_000)
+        }
+        #expect(!workers.contains(where: running), "workers outlived a killed master\n\(master.log())")
     }
 
     @Test func refusesASocketAnotherMasterIsServing() throws {
