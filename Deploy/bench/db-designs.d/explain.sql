@@ -1,6 +1,0 @@
--- EXPLAIN (ANALYZE, BUFFERS, VERBOSE) of the worker's statement for one route, for three ids
--- (run against catalog.product after switch.sql; psql -v route=styles -v ids='1,500000,999999').
--- Each statement runs once unmeasured first, so the plans show a warm cache.
--- Note: EXPLAIN ANALYZE computes the target list but does not send it: the detoasting of a
--- stored document (B, D) and the output conversion happen outside what it times (PostgreSQL
--- 15 has no SERIALIZE option); pgbench's latency includes them.
