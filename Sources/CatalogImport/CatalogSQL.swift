@@ -20,13 +20,24 @@ enum CatalogSQL {
 
     static func rawTable(_ file: CatalogFile) -> String { "raw_\(file.rawValue)" }
 
-    static func sqlType(_ kind: ColumnKind) -> String {
-        switch kind {
-        case .id, .reference: return "integer"
-        case .text: return "text"
-        case .price: return "numeric"
-        case .integer: return "bigint"
-        case .boolean: return "boolean"
+    /// The staging columns of each file, as `DocumentRows` writes them (binary COPY: every
+    /// column is `integer` or `text`).
+    static func stagingColumns(_ file: CatalogFile) -> [(name: String, type: String)] {
+        switch file {
+        case .product: [("id", "integer"), ("head", "text")]
+        case .styles: [("id", "integer"), ("product_id", "integer"), ("head", "text")]
+        case .features, .skus, .photos, .related:
+            [(parentColumn(file), "integer"), ("first_id", "integer"), ("n", "integer"), ("items", "text")]
+        }
+    }
+
+    /// The grouped files and the column their rows are grouped by.
+    static let groupedFiles: [CatalogFile] = [.features, .skus, .photos, .related]
+
+    static func parentColumn(_ file: CatalogFile) -> String {
+        switch file {
+        case .skus, .photos: "style_id"
+        default: "product_id"
         }
     }
 
@@ -35,110 +46,102 @@ enum CatalogSQL {
     static func createStaging(_ s: String) -> String {
         var sql = "CREATE SCHEMA \(s);\n"
         for file in CatalogFile.allCases {
-            let cols = file.columns.map { "\($0.name) \(sqlType($0.kind))" }.joined(separator: ", ")
+            let cols = stagingColumns(file).map { "\($0.name) \($0.type)" }.joined(separator: ", ")
             sql += "CREATE UNLOGGED TABLE \(s).\(rawTable(file)) (\(cols));\n"
         }
         return sql
     }
 
-    static func copyStatement(_ s: String, _ file: CatalogFile) -> String {
-        let cols = file.columns.map(\.name).joined(separator: ", ")
-        return "COPY \(s).\(rawTable(file)) (\(cols)) FROM STDIN"
+    /// Each file loads in its own transaction that empties the table first: a file loaded
+    /// again (rows out of order, see `DocumentRows`) starts clean, and `FREEZE` writes the rows
+    /// already frozen and all-visible, so the build's first scans set no hint bits (no second
+    /// write of every page).
+    static func beginLoad(_ s: String, _ file: CatalogFile) -> String {
+        "BEGIN; TRUNCATE \(s).\(rawTable(file));"
     }
 
-    /// Settings for the build sessions: big sorts in memory, no timeouts.
+    static func copyStatement(_ s: String, _ file: CatalogFile) -> String {
+        let cols = stagingColumns(file).map(\.name).joined(separator: ", ")
+        return "COPY \(s).\(rawTable(file)) (\(cols)) FROM STDIN WITH (FORMAT binary, FREEZE)"
+    }
+
+    /// Settings for the build sessions.
+    /// - `max_parallel_workers_per_gather = 0`: string_agg gets its input from ORDER BY
+    ///   subqueries (one sort, or an index, instead of a sort per group), which PostgreSQL
+    ///   honours in a plain plan; a parallel (Gather) plan would not keep that order.
+    /// - `synchronous_commit = off`: a crash mid-build loses the staging schema anyway; the
+    ///   swap sets it back on for its own commit.
     static let buildSessionSettings = """
         SET work_mem = '256MB';
         SET maintenance_work_mem = '1GB';
         SET statement_timeout = 0;
         SET jit = off;
+        SET max_parallel_workers_per_gather = 0;
+        SET synchronous_commit = off;
         """
 
-    /// A price as the API shows it: a string with exactly two decimals, or null.
-    static func price(_ column: String) -> String { "round(\(column), 2)::text" }
+    // MARK: build steps (see Importer for the order and the connections)
 
-    // MARK: build steps (each runs on one connection; see Importer for the order)
+    /// How each grouped file came out of the load.
+    struct Shape: Sendable {
+        /// Grouped files where every parent has exactly one staging row.
+        var unique: Set<CatalogFile> = []
+        /// Files loaded row by row (their rows were not in (parent, id) order).
+        var perRow: Set<CatalogFile> = []
 
-    /// Per style, its skus as the API's object keyed by sku id, in sku-id order.
-    static func aggregateSkus(_ s: String) -> String {
-        """
-        CREATE INDEX ON \(s).raw_skus (style_id, id);
-        CREATE UNLOGGED TABLE \(s).style_skus AS
-          SELECT style_id, count(*) AS n,
-                 json_object_agg(id::text, json_build_object('quantity', quantity, 'size', size) ORDER BY id) AS skus
-          FROM \(s).raw_skus GROUP BY style_id;
-        CREATE UNIQUE INDEX ON \(s).style_skus (style_id);
-        """
+        /// The table with one row per parent: the staging table itself, or its aggregate.
+        func table(_ s: String, _ file: CatalogFile) -> String {
+            unique.contains(file) ? "\(s).\(rawTable(file))" : "\(s).\(file.rawValue)_by_parent"
+        }
     }
 
-    /// Per style, its photos in photo-id order.
-    static func aggregatePhotos(_ s: String) -> String {
-        """
-        CREATE INDEX ON \(s).raw_photos (style_id, id);
-        CREATE UNLOGGED TABLE \(s).style_photos AS
-          SELECT style_id, count(*) AS n,
-                 json_agg(json_build_object('thumbnail_url', thumbnail_url, 'url', url) ORDER BY id) AS photos
-          FROM \(s).raw_photos GROUP BY style_id;
-        CREATE UNIQUE INDEX ON \(s).style_photos (style_id);
-        """
+    /// One row per parent for a grouped file: an index when the load already gave that,
+    /// otherwise the runs are joined in SQL in `first_id` order (each run's `items` is a JSON
+    /// container; its brackets come off, the pieces are joined, the brackets go back on).
+    /// Repeated related pairs of a file loaded row by row are dropped here (the lowest id wins).
+    static func prepareChildren(_ s: String, _ file: CatalogFile, _ shape: Shape) -> String {
+        let parent = parentColumn(file)
+        let raw = "\(s).\(rawTable(file))"
+        if shape.unique.contains(file) {
+            return """
+                CREATE UNIQUE INDEX ON \(raw) (\(parent)) INCLUDE (n);
+                ANALYZE \(raw);
+                """
+        }
+        let (open, close) = file == .skus ? ("{", "}") : ("[", "]")
+        var source = raw
+        if file == .related && shape.perRow.contains(file) {
+            source = """
+                (SELECT DISTINCT ON (\(parent), items) \(parent), first_id, n, items
+                   FROM \(raw) ORDER BY \(parent), items, first_id)
+                """
+        }
+        let table = shape.table(s, file)
+        return """
+            CREATE UNLOGGED TABLE \(table) AS
+              SELECT \(parent), sum(n)::integer AS n,
+                     '\(open)' || string_agg(substr(items, 2, length(items) - 2), ',') || '\(close)' AS items
+              FROM (SELECT * FROM \(source) runs ORDER BY \(parent), first_id) ordered
+              GROUP BY \(parent);
+            CREATE UNIQUE INDEX ON \(table) (\(parent)) INCLUDE (n);
+            ANALYZE \(table);
+            """
     }
 
-    /// Products' keys, features, and related ids (after the drop rules of DATA.md).
-    static func aggregateProductParts(_ s: String) -> String {
+    /// Keys of the parents: the product primary key, styles in (product, id) order.
+    static func prepareParents(_ s: String) -> String {
         """
         ALTER TABLE \(s).raw_product ADD PRIMARY KEY (id);
-        CREATE UNLOGGED TABLE \(s).product_features AS
-          SELECT f.product_id, count(*) AS n,
-                 json_agg(json_build_object('feature', f.feature, 'value', f.value) ORDER BY f.id) AS features
-          FROM \(s).raw_features f JOIN \(s).raw_product p ON p.id = f.product_id
-          GROUP BY f.product_id;
-        CREATE UNLOGGED TABLE \(s).product_related AS
-          SELECT current_product_id AS product_id, count(*) AS n,
-                 json_agg(related_product_id ORDER BY id) AS related
-          FROM (
-            SELECT DISTINCT ON (r.current_product_id, r.related_product_id) r.id, r.current_product_id, r.related_product_id
-            FROM \(s).raw_related r
-            JOIN \(s).raw_product cur ON cur.id = r.current_product_id
-            JOIN \(s).raw_product rel ON rel.id = r.related_product_id
-            WHERE r.related_product_id <> r.current_product_id
-            ORDER BY r.current_product_id, r.related_product_id, r.id
-          ) kept
-          GROUP BY current_product_id;
+        CREATE INDEX ON \(s).raw_styles (product_id, id);
+        ANALYZE \(s).raw_product;
+        ANALYZE \(s).raw_styles;
         """
     }
 
-    /// Each style's JSON (orphan styles, whose product is not loaded, drop out here),
-    /// then per product the `results` array in style-id order.
-    static func aggregateStyles(_ s: String) -> String {
+    /// The served table: one row per product, every response body pre-rendered. Its indexes
+    /// exist before the rows go in (two connections fill it, each half of the products).
+    static func createProductTable(_ s: String) -> String {
         """
-        CREATE UNLOGGED TABLE \(s).style_docs AS
-          SELECT st.product_id, st.id, coalesce(k.n, 0) AS skus_n, coalesce(ph.n, 0) AS photos_n,
-                 json_build_object(
-                   'style_id', st.id,
-                   'name', st.name,
-                   'original_price', \(price("st.original_price")),
-                   'sale_price', \(price("st.sale_price")),
-                   'default?', coalesce(st.default_style, false),
-                   'photos', coalesce(ph.photos, '[{"thumbnail_url": null, "url": null}]'::json),
-                   'skus', coalesce(k.skus, '{"null": {"quantity": null, "size": null}}'::json)
-                 ) AS doc
-          FROM \(s).raw_styles st
-          JOIN \(s).raw_product p ON p.id = st.product_id
-          LEFT JOIN \(s).style_photos ph ON ph.style_id = st.id
-          LEFT JOIN \(s).style_skus k ON k.style_id = st.id;
-        CREATE UNLOGGED TABLE \(s).product_styles AS
-          SELECT product_id, json_agg(doc ORDER BY id) AS results
-          FROM \(s).style_docs GROUP BY product_id;
-        """
-    }
-
-    /// The served table: one row per product, every response body pre-rendered.
-    static func buildProductTable(_ s: String) -> String {
-        let listFields = """
-            'id', p.id, 'name', p.name, 'slogan', p.slogan, 'description', p.description,
-            'category', p.category, 'default_price', \(price("p.default_price"))
-            """
-        return """
         CREATE TABLE \(s).product (
           id          integer PRIMARY KEY,
           rank        integer NOT NULL,
@@ -147,40 +150,94 @@ enum CatalogSQL {
           styles_doc  text NOT NULL,
           related_doc text NOT NULL
         );
-        INSERT INTO \(s).product
-          SELECT p.id,
-                 row_number() OVER (ORDER BY p.id),
-                 json_build_object(\(listFields))::text,
-                 json_build_object(\(listFields), 'features', coalesce(f.features, '[]'::json))::text,
-                 json_build_object('product_id', p.id::text, 'results', coalesce(ps.results, '[]'::json))::text,
-                 coalesce(r.related, '[]'::json)::text
-          FROM \(s).raw_product p
-          LEFT JOIN \(s).product_features f ON f.product_id = p.id
-          LEFT JOIN \(s).product_styles ps ON ps.product_id = p.id
-          LEFT JOIN \(s).product_related r ON r.product_id = p.id
-          ORDER BY p.id;
         CREATE UNIQUE INDEX product_rank ON \(s).product (rank);
-        ANALYZE \(s).product;
         """
     }
 
-    /// Rows that made it into the catalog, per file (see ImportReport for the columns).
-    static func loadedCounts(_ s: String) -> String {
+    /// The first product id of the second half (nil: fewer than two products).
+    static func productSplit(_ s: String) -> String {
+        "SELECT id FROM \(s).raw_product ORDER BY id OFFSET $1 LIMIT 1"
+    }
+
+    /// Extra settings for `insertProducts`: its plan must be index scans and nested loops
+    /// (see there). Left to itself the planner hashes skus and photos and sorts the joined
+    /// styles by product: at scale 0.1 that spilled 260 MB to disk; at full scale gigabytes.
+    static let productPlanSettings = """
+        SET enable_hashjoin = off;
+        SET enable_sort = off;
+        """
+
+    static let photosPlaceholder = #"[{"thumbnail_url":null,"url":null}]"#
+    static let skusPlaceholder = #"{"null":{"quantity":null,"size":null}}"#
+
+    /// Renders the products with `from <= id < to` (nil: unbounded) into the served table;
+    /// `rankOffset` is the number of products before `from`.
+    ///
+    /// Every piece is already JSON (see `DocumentRows`): a style is its head, its photos, its
+    /// skus (or the legacy placeholders); a product's `results` joins its styles in id order.
+    /// The plan this is written for: styles in (product_id, id) order from their index, each
+    /// style's photos and skus by their unique index, so nothing big is ever sorted.
+    static func insertProducts(_ s: String, _ shape: Shape, from: Int?, to: Int?, rankOffset: Int) -> String {
+        func range(_ column: String) -> String {
+            var parts: [String] = []
+            if let from { parts.append("\(column) >= \(from)") }
+            if let to { parts.append("\(column) < \(to)") }
+            return parts.isEmpty ? "true" : parts.joined(separator: " AND ")
+        }
+        return """
+            INSERT INTO \(s).product (id, rank, list_doc, product_doc, styles_doc, related_doc)
+            SELECT p.id,
+                   \(rankOffset) + row_number() OVER (ORDER BY p.id),
+                   p.head || '}',
+                   p.head || ',"features":' || coalesce(f.items, '[]') || '}',
+                   '{"product_id":"' || p.id || '","results":[' || coalesce(st.results, '') || ']}',
+                   coalesce(r.items, '[]')
+            FROM \(s).raw_product p
+            LEFT JOIN \(shape.table(s, .features)) f ON f.product_id = p.id
+            LEFT JOIN \(shape.table(s, .related)) r ON r.product_id = p.id
+            LEFT JOIN (
+              SELECT product_id, string_agg(doc, ',') AS results
+              FROM (
+                SELECT st.product_id,
+                       st.head || coalesce(ph.items, '\(photosPlaceholder)')
+                         || ',"skus":' || coalesce(k.items, '\(skusPlaceholder)') || '}' AS doc
+                FROM \(s).raw_styles st
+                LEFT JOIN \(shape.table(s, .photos)) ph ON ph.style_id = st.id
+                LEFT JOIN \(shape.table(s, .skus)) k ON k.style_id = st.id
+                WHERE \(range("st.product_id"))
+                ORDER BY st.product_id, st.id
+              ) styles
+              GROUP BY product_id
+            ) st ON st.product_id = p.id
+            WHERE \(range("p.id"));
+            """
+    }
+
+    static func analyzeProduct(_ s: String) -> String { "ANALYZE \(s).product;" }
+
+    /// Rows that made it into the catalog, per file (see ImportReport for the columns): what
+    /// joins to a loaded product (styles), or to a loaded style of a loaded product (skus,
+    /// photos). related.csv's orphans and drops were counted by `DocumentRows`.
+    static func loadedCounts(_ s: String, _ shape: Shape) -> String {
         """
         SELECT (SELECT count(*) FROM \(s).raw_product),
-               (SELECT coalesce(sum(n), 0) FROM \(s).product_features),
-               (SELECT count(*) FROM \(s).style_docs),
-               (SELECT coalesce(sum(skus_n), 0) FROM \(s).style_docs),
-               (SELECT coalesce(sum(photos_n), 0) FROM \(s).style_docs),
-               (SELECT coalesce(sum(n), 0) FROM \(s).product_related),
-               (SELECT count(*) FROM \(s).raw_related r
-                 WHERE NOT EXISTS (SELECT 1 FROM \(s).raw_product p WHERE p.id = r.current_product_id))
+               (SELECT coalesce(sum(f.n), 0) FROM \(shape.table(s, .features)) f
+                  JOIN \(s).raw_product p ON p.id = f.product_id),
+               st.styles, st.skus, st.photos,
+               (SELECT coalesce(sum(n), 0) FROM \(shape.table(s, .related)))
+        FROM (
+          SELECT count(*) AS styles, coalesce(sum(k.n), 0) AS skus, coalesce(sum(ph.n), 0) AS photos
+          FROM \(s).raw_styles st
+          JOIN \(s).raw_product p ON p.id = st.product_id
+          LEFT JOIN \(shape.table(s, .skus)) k ON k.style_id = st.id
+          LEFT JOIN \(shape.table(s, .photos)) ph ON ph.style_id = st.id
+        ) st
         """
     }
 
     static func dropStagingTables(_ s: String) -> String {
         let tables = CatalogFile.allCases.map { "\(s).\(rawTable($0))" }
-            + ["style_skus", "style_photos", "product_features", "product_related", "style_docs", "product_styles"].map { "\(s).\($0)" }
+            + groupedFiles.map { "\(s).\($0.rawValue)_by_parent" }
         return "DROP TABLE IF EXISTS \(tables.joined(separator: ", "));"
     }
 
@@ -207,6 +264,7 @@ enum CatalogSQL {
         var sql = """
             BEGIN;
             SET LOCAL lock_timeout = '5s';
+            SET LOCAL synchronous_commit = on;
             CREATE OR REPLACE VIEW catalog.product AS
               SELECT id, rank, list_doc, product_doc, styles_doc, related_doc FROM \(s).product;
             INSERT INTO catalog.import_history (schema_name, report) VALUES ('\(s)', \(reportLiteral));

@@ -66,43 +66,74 @@ public final class Importer: Sendable {
         }
         do {
 
-            // 3. Load: read, repair, COPY; files on parallel connections, largest first.
+            // 3. Load: read, repair, render JSON pieces, binary COPY; files on parallel
+            //    connections, largest first (product.csv before related.csv, which needs its ids).
             var phase = monotonicNanos()
             let rejects = try RejectWriter(path: options.rejectsPath)
-            let order = CatalogFile.allCases.sorted { sizes[$0]! > sizes[$1]! }
+            var order = CatalogFile.allCases.sorted { sizes[$0]! > sizes[$1]! }
+            if let r = order.firstIndex(of: .related), let p = order.firstIndex(of: .product), p > r {
+                order.remove(at: p)
+                order.insert(.product, at: r)
+            }
             let progress = order.map { FileProgress(file: $0, totalBytes: sizes[$0]!) }
             let summaries = Mutex<[CatalogFile: FileSummary]>([:])
+            let shapes = Mutex(CatalogSQL.Shape())
+            let productIDs = ProductIDsLatch()
             let display = startProgressDisplay(progress)
             defer { display.stop() }
             let filePaths = paths
             try runOnThreads(width: options.jobs, progress.map { p in
                 { @Sendable in
-                    let summary = try self.load(p, path: filePaths[p.file]!, schema: schema, rejects: rejects)
-                    summaries.withLock { $0[p.file] = summary }
+                    let loaded = try self.load(p, path: filePaths[p.file]!, schema: schema, rejects: rejects, products: productIDs)
+                    summaries.withLock { $0[p.file] = loaded.summary }
+                    shapes.withLock { shape in
+                        if loaded.parentsUnique { shape.unique.insert(p.file) }
+                        if loaded.perRow { shape.perRow.insert(p.file) }
+                    }
                 }
             })
             display.stop()
             let loaded = summaries.withLock { $0 }
+            let shape = shapes.withLock { $0 }
             report.files = CatalogFile.allCases.map { loaded[$0]! }
-            report.phases.append(PhaseTiming(name: "load (read, repair, COPY)", seconds: elapsed(since: phase)))
+            report.phases.append(PhaseTiming(name: "load (read, repair, render JSON, COPY)", seconds: elapsed(since: phase)))
             try checkRejectRate(report)
 
-            // 4. Build the read model: skus and photos aggregate in parallel, then the rest.
+            // 4. Build the read model (see CatalogSQL): keys and one row per parent, then the
+            //    product documents, each connection rendering part of the products.
             phase = monotonicNanos()
             try runOnThreads(width: options.jobs, [
-                { @Sendable in try self.build(schema, "photos", CatalogSQL.aggregatePhotos(schema)) },
                 { @Sendable in
-                    try self.build(schema, "skus", CatalogSQL.aggregateSkus(schema))
-                    try self.build(schema, "products, features, related", CatalogSQL.aggregateProductParts(schema))
+                    try self.build(schema, "photos and skus by style",
+                                   CatalogSQL.prepareChildren(schema, .photos, shape) + CatalogSQL.prepareChildren(schema, .skus, shape))
+                },
+                { @Sendable in
+                    try self.build(schema, "products, styles, features and related by product",
+                                   CatalogSQL.prepareParents(schema) + CatalogSQL.prepareChildren(schema, .features, shape)
+                                   + CatalogSQL.prepareChildren(schema, .related, shape))
                 },
             ])
-            report.phases.append(PhaseTiming(name: "aggregate skus, photos, features, related", seconds: elapsed(since: phase)))
-            phase = monotonicNanos()
-            try build(schema, "styles", CatalogSQL.aggregateStyles(schema), on: control)
-            try build(schema, "product documents", CatalogSQL.buildProductTable(schema), on: control)
-            report.phases.append(PhaseTiming(name: "render documents, index, analyze", seconds: elapsed(since: phase)))
+            report.phases.append(PhaseTiming(name: "index staging, one row per parent", seconds: elapsed(since: phase)))
 
-            try fillLoadedCounts(&report, schema: schema, control)
+            phase = monotonicNanos()
+            try control.execute(CatalogSQL.createProductTable(schema))
+            let products = report[.product]?.loaded ?? 0
+            let parts = try productRanges(schema, parts: options.jobs, products: products, control)
+            try runOnThreads(width: options.jobs, parts.map { part in
+                { @Sendable in
+                    try self.build(schema, "product documents \(part.label)",
+                                   CatalogSQL.insertProducts(schema, shape, from: part.from, to: part.to, rankOffset: part.rankOffset),
+                                   planner: CatalogSQL.productPlanSettings)
+                }
+            })
+            report.phases.append(PhaseTiming(name: "render product documents", seconds: elapsed(since: phase)))
+
+            phase = monotonicNanos()
+            try runOnThreads(width: options.jobs, [
+                { @Sendable in try self.build(schema, "statistics", CatalogSQL.analyzeProduct(schema)) },
+            ])
+            try fillLoadedCounts(&report, schema: schema, shape: shape, control)
+            report.phases.append(PhaseTiming(name: "count, analyze", seconds: elapsed(since: phase)))
             guard (report[.product]?.loaded ?? 0) > 0 else { throw ImportError.emptyCatalog }
             if !options.keepStaging {
                 try control.execute(CatalogSQL.dropStagingTables(schema))
@@ -144,37 +175,92 @@ public final class Importer: Sendable {
 
     // MARK: load
 
-    private func load(_ p: FileProgress, path: String, schema: String, rejects: RejectWriter) throws -> FileSummary {
+    struct LoadedFile {
+        var summary: FileSummary
+        /// Grouped file: one staging row per parent.
+        var parentsUnique = false
+        /// Loaded row by row (its rows were not in (parent, id) order).
+        var perRow = false
+    }
+
+    private func load(_ p: FileProgress, path: String, schema: String, rejects: RejectWriter,
+                      products: ProductIDsLatch) throws -> LoadedFile {
+        var published = false
+        defer { if p.file == .product && !published { products.publish(nil) } }
         let connection = try connect()
-        let converter: CopyTextConverter
-        do { converter = try CopyTextConverter(file: p.file, path: path) } catch { throw ImportError.input(error.description) }
+        var productIDs: ProductIDs? = nil
+        if p.file == .related {
+            guard let ids = products.wait() else { throw ImportError.cancelled }
+            productIDs = ids
+        }
         p.startedAt.store(monotonicNanos(), ordering: .relaxed)
         p.phase.store(1, ordering: .relaxed)
         let limit = options.maxRejects
         var chunk: [UInt8] = []
         chunk.reserveCapacity(CopyWriter.chunkSize + (1 << 16))
-        do {
-            try connection.copyIn(CatalogSQL.copyStatement(schema, p.file)) { (writer: inout CopyWriter) throws in
-                var more = true
-                while more {
-                    if cancelled.load(ordering: .relaxed) { throw ImportError.cancelled }
-                    chunk.removeAll(keepingCapacity: true)
-                    more = try converter.fill(&chunk, minimumBytes: CopyWriter.chunkSize) { reject in
-                        rejects.write(reject)
-                        let total = totalRejected.add(1, ordering: .relaxed).newValue
-                        if let limit, total > limit { cancelled.store(true, ordering: .relaxed) }
+        let out = ByteBuffer(capacity: 2 * CopyWriter.chunkSize)
+        var mode: DocumentRows.Mode = CatalogSQL.groupedFiles.contains(p.file) ? .grouped : .perRow
+        // Rejects already written by an earlier pass over this file (the converter is
+        // deterministic: a second pass reports the same rejects in the same order).
+        var rejectsWritten = 0
+        var result: (converter: CopyTextConverter, rows: DocumentRows)
+        while true {
+            let converter: CopyTextConverter
+            do { converter = try CopyTextConverter(file: p.file, path: path) } catch { throw ImportError.input(error.description) }
+            let rows = DocumentRows(file: p.file, mode: mode, products: productIDs)
+            var rejectIndex = 0
+            do {
+                try connection.execute(CatalogSQL.beginLoad(schema, p.file))
+                try connection.copyIn(CatalogSQL.copyStatement(schema, p.file)) { (writer: inout CopyWriter) throws in
+                    out.removeAll()
+                    BinaryCopy.appendHeader(out)
+                    var more = true
+                    while more {
+                        if cancelled.load(ordering: .relaxed) { throw ImportError.cancelled }
+                        chunk.removeAll(keepingCapacity: true)
+                        more = try converter.fill(&chunk, minimumBytes: CopyWriter.chunkSize) { reject in
+                            rejectIndex += 1
+                            guard rejectIndex > rejectsWritten else { return }
+                            rejects.write(reject)
+                            let total = totalRejected.add(1, ordering: .relaxed).newValue
+                            if let limit, total > limit { cancelled.store(true, ordering: .relaxed) }
+                        }
+                        try chunk.withUnsafeBufferPointer { try rows.consume($0, into: out) }
+                        if !more {
+                            rows.finish(into: out)
+                            BinaryCopy.appendTrailer(out)
+                        }
+                        try writer.write(out.bytes)
+                        out.removeAll()
+                        p.bytes.store(converter.stats.bytesRead, ordering: .relaxed)
+                        p.rows.store(converter.stats.rowsRead, ordering: .relaxed)
                     }
-                    try writer.write(chunk)
-                    p.bytes.store(converter.stats.bytesRead, ordering: .relaxed)
-                    p.rows.store(converter.stats.rowsRead, ordering: .relaxed)
                 }
+                try connection.execute("COMMIT")
+                result = (converter, rows)
+                break
+            } catch is RowsOutOfOrder {
+                _ = try? connection.execute("ROLLBACK")
+                rejectsWritten = max(rejectsWritten, rejectIndex)
+                mode = .perRow
+                logger.warning("\(p.file.fileName) is not in (\(CatalogSQL.parentColumn(p.file)), id) order: loading it again row by row (slower build)")
+            } catch ImportError.cancelled {
+                _ = try? connection.execute("ROLLBACK")
+                let total = totalRejected.load(ordering: .relaxed)
+                if let limit, total > limit { throw ImportError.tooManyRejects(rejected: total, limit: String(limit)) }
+                throw ImportError.cancelled
+            } catch let error as CSVFileError {
+                _ = try? connection.execute("ROLLBACK")
+                throw ImportError.input(error.description)
+            } catch {
+                _ = try? connection.execute("ROLLBACK")
+                throw error
             }
-        } catch ImportError.cancelled {
-            let total = totalRejected.load(ordering: .relaxed)
-            if let limit, total > limit { throw ImportError.tooManyRejects(rejected: total, limit: String(limit)) }
-            throw ImportError.cancelled
-        } catch let error as CSVFileError {
-            throw ImportError.input(error.description)
+        }
+        let (converter, rows) = result
+        if p.file == .product {
+            products.publish(rows.productIDs)
+            published = true
         }
         p.finishedAt.store(monotonicNanos(), ordering: .relaxed)
         p.phase.store(2, ordering: .relaxed)
@@ -185,6 +271,7 @@ public final class Importer: Sendable {
         summary.loaded = stats.rowsAccepted  // refined after the build (orphans, drops)
         summary.repaired = stats.repaired
         summary.rejected = stats.rejected
+        summary.orphaned = rows.orphaned  // related.csv: counted while loading
         summary.loadSeconds = Double(p.finishedAt.load(ordering: .relaxed) - p.startedAt.load(ordering: .relaxed)) / 1e9
         if !options.showProgress {
             logger.info("loaded \(p.file.fileName)", metadata: [
@@ -192,7 +279,7 @@ public final class Importer: Sendable {
                 "seconds": "\(fixed(summary.loadSeconds, 1))",
             ])
         }
-        return summary
+        return LoadedFile(summary: summary, parentsUnique: mode == .grouped && rows.parentsUnique, perRow: mode == .perRow)
     }
 
     private func checkRejectRate(_ report: ImportReport) throws {
@@ -208,29 +295,57 @@ public final class Importer: Sendable {
 
     // MARK: build
 
-    private func build(_ schema: String, _ what: String, _ sql: String, on connection: Connection? = nil) throws {
+    private func build(_ schema: String, _ what: String, _ sql: String, planner: String = "") throws {
         if cancelled.load(ordering: .relaxed) { throw ImportError.cancelled }
-        let conn = try connection ?? connect()
+        let conn = try connect()
         let start = monotonicNanos()
-        try conn.execute(CatalogSQL.buildSessionSettings)
+        try conn.execute(CatalogSQL.buildSessionSettings + planner)
         try conn.execute(sql)
         logger.info("built \(what)", metadata: ["seconds": "\(fixed(elapsed(since: start), 1))"])
     }
 
-    private func fillLoadedCounts(_ report: inout ImportReport, schema: String, _ conn: Connection) throws {
-        let r = try conn.execute(CatalogSQL.loadedCounts(schema))
+    struct ProductRange: Sendable {
+        var from: Int?
+        var to: Int?
+        var rankOffset: Int
+        var label: String
+    }
+
+    /// Splits the products into `parts` id ranges of equal size.
+    private func productRanges(_ schema: String, parts: Int, products: Int, _ conn: Connection) throws -> [ProductRange] {
+        let parts = max(1, min(parts, products))
+        var bounds: [(id: Int, offset: Int)] = []
+        for i in 1..<max(parts, 1) {
+            let offset = products * i / parts
+            guard let id = try conn.execute(CatalogSQL.productSplit(schema), [String(offset)]).int(row: 0, column: 0) else { break }
+            bounds.append((id, offset))
+        }
+        var ranges: [ProductRange] = []
+        var from: Int? = nil
+        var offset = 0
+        for (i, b) in bounds.enumerated() {
+            ranges.append(ProductRange(from: from, to: b.id, rankOffset: offset, label: "\(i + 1)/\(bounds.count + 1)"))
+            from = b.id
+            offset = b.offset
+        }
+        ranges.append(ProductRange(from: from, to: nil, rankOffset: offset, label: "\(bounds.count + 1)/\(bounds.count + 1)"))
+        return ranges
+    }
+
+    private func fillLoadedCounts(_ report: inout ImportReport, schema: String, shape: CatalogSQL.Shape, _ conn: Connection) throws {
+        try conn.execute(CatalogSQL.buildSessionSettings)
+        let r = try conn.execute(CatalogSQL.loadedCounts(schema, shape))
         let value = { (c: Int) in r.int(row: 0, column: c) ?? 0 }
         let loaded: [CatalogFile: Int] = [
             .product: value(0), .features: value(1), .styles: value(2), .skus: value(3), .photos: value(4), .related: value(5),
         ]
-        let relatedOrphans = value(6)
         for i in report.files.indices {
             guard let file = CatalogFile(rawValue: String(report.files[i].file.dropLast(4))) else { continue }
             let accepted = report.files[i].read - report.files[i].rejected
             report.files[i].loaded = loaded[file] ?? 0
             if file == .related {
-                report.files[i].orphaned = relatedOrphans
-                report.files[i].dropped = accepted - relatedOrphans - report.files[i].loaded
+                // Orphans were counted while loading; what else did not load was dropped.
+                report.files[i].dropped = accepted - report.files[i].orphaned - report.files[i].loaded
             } else {
                 report.files[i].orphaned = accepted - report.files[i].loaded
             }
