@@ -96,6 +96,7 @@ public struct ResultsTable {
         var errors: Errors
         var cache: Cache?
         var statusCounts: [String: Int]?
+        var allow404: Bool?
     }
 
     static func measurement(from data: Data) throws -> Measurement {
@@ -105,7 +106,7 @@ public struct ResultsTable {
             return Measurement(p50Us: UInt64(wrk.latencyUs.p50), p99Us: UInt64(wrk.latencyUs.p99),
                                maxUs: UInt64(wrk.latencyUs.max), errors: wrk.errors.total,
                                errorRate: wrk.errors.rate, rps: wrk.rps, hitRatio: wrk.cache?.hitRatio,
-                               notFound: wrk.statusCounts?["404"] ?? 0)
+                               notFound: wrk.allow404 == true ? 0 : (wrk.statusCounts?["404"] ?? 0))
         }
         let r = try decoder.decode(LoadReport.self, from: data)
         return Measurement(p50Us: r.latencyUs.p50, p99Us: r.latencyUs.p99, maxUs: r.latencyUs.max,
@@ -127,7 +128,7 @@ public struct ResultsTable {
             var row = [key.route, key.ids, key.cache == "on" ? "on" : "bypassed"]
             for p in points {
                 if let m = cells[key]?[p] {
-                    row.append(Self.cell(m, at: p))
+                    row.append(Self.cell(m, at: p, showHitRatio: key.cache == "on"))
                     notFound += m.notFound
                 } else {
                     row.append("—")
@@ -161,7 +162,8 @@ public struct ResultsTable {
         return r == r.rounded() ? "\(Int(r))" : String(format: "%g", r)
     }
 
-    static func cell(_ m: Measurement, at p: Point) -> String {
+    /// The HIT ratio only where the microcache is on (bypassed answers all say BYPASS).
+    static func cell(_ m: Measurement, at p: Point, showHitRatio: Bool = true) -> String {
         var text: String
         switch p {
         case .max:
@@ -176,7 +178,7 @@ public struct ResultsTable {
                 text = "\(LoadReport.ms(m.p50Us)) / \(LoadReport.ms(m.p99Us)), \(errorText(m)), \(Int(m.rps.rounded())) req/s"
             }
         }
-        if let hit = m.hitRatio { text += String(format: ", HIT %.0f%%", hit * 100) }
+        if showHitRatio, let hit = m.hitRatio { text += String(format: ", HIT %.0f%%", hit * 100) }
         return text
     }
 
