@@ -55,6 +55,10 @@ final class EventLoopWorker {
         var connectDeadline: UInt64 = 0
         var failedAttempts = 0
         var wantsWrite = false
+        /// When the request on it was written.
+        var sentAt: UInt64 = 0
+        /// Its request already counted as a timeout; an answer that still comes is a late answer.
+        var expired = false
         init() { out.reserveCapacity(512) }
     }
 
@@ -243,6 +247,8 @@ final class EventLoopWorker {
         config.encoder.encode(route: request.route, target: request.target, into: &c.out)
         c.written = 0
         c.request = request
+        c.sentAt = now
+        c.expired = false
         c.parser.reset()
         c.state = .busy
         inFlight += 1
@@ -354,7 +360,7 @@ final class EventLoopWorker {
     /// write); otherwise the request failed.
     private func connectionLost(_ index: Int, now: UInt64) {
         let c = connections[index]
-        if var request = c.request, c.served > 0, !c.parser.hasStarted, !request.retried {
+        if var request = c.request, c.served > 0, !c.parser.hasStarted, !request.retried, !c.expired {
             request.retried = true
             if request.measured { stats.retries += 1 }
             reopen(index, now: now)
@@ -371,9 +377,11 @@ final class EventLoopWorker {
         fail(index, outcome: .socketError, now: now)
     }
 
+    /// Ends the connection's request with `outcome` (unless it already counted as a timeout)
+    /// and replaces the connection.
     private func fail(_ index: Int, outcome: Outcome, now: UInt64) {
         let c = connections[index]
-        if let request = c.request { finish(request, outcome: outcome, now: now) }
+        if let request = c.request, !c.expired { finish(request, outcome: outcome, now: now) }
         reopen(index, now: now)
     }
 
@@ -381,7 +389,15 @@ final class EventLoopWorker {
         let c = connections[index]
         guard let request = c.request, let head = c.parser.head else { return }
         if request.measured { stats.bodyBytes += c.parser.bodyBytes }
-        finish(request, outcome: .response(status: head.status, cache: head.cacheStatus), now: now)
+        if c.expired {
+            // Counted as a timeout already; the server still did the work (throughput).
+            if request.measured {
+                stats.lateAnswers += 1
+                stats.lastCompletion = max(stats.lastCompletion, now)
+            }
+        } else {
+            finish(request, outcome: .response(status: head.status, cache: head.cacheStatus), now: now)
+        }
         c.served += 1
         if closed || leftover || !head.keepAlive {
             reopen(index, now: now)
@@ -436,7 +452,16 @@ final class EventLoopWorker {
             let c = connections[index]
             switch c.state {
             case .busy:
-                if let request = c.request, request.due + timeout <= now {
+                guard let request = c.request else { break }
+                // Past its deadline the request is a timeout, but the connection keeps waiting
+                // for the answer (the server is doing the work; closing would throw that away
+                // and churn connections exactly when the server is overloaded). Only a request
+                // unanswered for a whole timeout after it was written costs the connection.
+                if !c.expired && request.due + timeout <= now {
+                    finish(request, outcome: .timeout, now: now)
+                    c.expired = true
+                }
+                if c.sentAt + timeout <= now {
                     fail(index, outcome: .timeout, now: now)
                 }
             case .connecting:

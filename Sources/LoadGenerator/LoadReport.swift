@@ -109,16 +109,18 @@ public struct LoadReport: Codable, Sendable {
     public var offeredRps: Double
     /// Requests scheduled in the measured window.
     public var scheduled: Int
-    /// ... answered with a complete HTTP response (any status).
+    /// ... answered with a complete HTTP response (any status) within the timeout.
     public var answered: Int
+    /// ... answered after their timeout (they count as timeouts; the server still served them).
+    public var lateAnswers: Int
     /// ... answered 2xx (or 404 with --allow-404).
     public var ok: Int
     /// Seconds the answers took to arrive: the duration, or longer if the last answers came
     /// after the window closed (a server that cannot keep up).
     public var windowS: Double
-    /// answered / windowS
+    /// (answered + lateAnswers) / windowS: what the server delivered.
     public var achievedRps: Double
-    /// ok / windowS
+    /// ok / windowS: answered 2xx within the timeout, what clients got.
     public var okRps: Double
     public var latencyUs: Latency
     public var errors: Errors
@@ -155,11 +157,12 @@ public struct LoadReport: Codable, Sendable {
         offeredRps = config.rate
         scheduled = s.scheduled
         answered = s.answered
+        lateAnswers = s.lateAnswers
         ok = s.ok
         let duration = Double(config.duration) / 1e9
         let tail = s.lastCompletion > measureStart ? Double(s.lastCompletion - measureStart) / 1e9 : 0
         windowS = (Swift.max(duration, tail) * 1000).rounded() / 1000
-        achievedRps = windowS > 0 ? (Double(s.answered) / windowS * 10).rounded() / 10 : 0
+        achievedRps = windowS > 0 ? (Double(s.answered + s.lateAnswers) / windowS * 10).rounded() / 10 : 0
         okRps = windowS > 0 ? (Double(s.ok) / windowS * 10).rounded() / 10 : 0
         latencyUs = Latency(s.latency)
         errors = Errors(total: s.errors, rate: s.scheduled > 0 ? Double(s.errors) / Double(s.scheduled) : 0,
@@ -217,8 +220,9 @@ public struct LoadReport: Codable, Sendable {
         out.append("offered \(Self.number(offeredRps)) req/s for \(Self.seconds(st.durationS)) after a \(Self.seconds(st.warmupS)) warm-up; \(st.connections) connections, \(st.threads) thread(s), timeout \(Self.seconds(st.timeoutS)), seed \(st.seed)")
         if !st.headers.isEmpty { out.append("headers       " + st.headers.joined(separator: " | ")) }
         out.append("")
-        line("requests", "\(scheduled) scheduled, \(answered) answered, \(ok) ok")
-        line("achieved", "\(Self.number(achievedRps)) req/s answered (\(Self.number(okRps)) ok) over \(Self.seconds(windowS))")
+        line("requests", "\(scheduled) scheduled, \(answered) answered in time, \(ok) ok"
+             + (lateAnswers > 0 ? ", \(lateAnswers) answered after their timeout" : ""))
+        line("achieved", "\(Self.number(achievedRps)) req/s answered (\(Self.number(okRps)) ok in time) over \(Self.seconds(windowS))")
         line("latency", Self.latencyText(latencyUs) + "   (from the scheduled send time)")
         let errorPercent = String(format: "%.3f%%", errors.rate * 100)
         line("errors", "\(errors.total) (\(errorPercent)): http \(errors.http), timeouts \(errors.timeouts), socket \(errors.socket)"

@@ -48,6 +48,8 @@ public struct RunStatistics: Sendable {
     public var ok = 0
     public var httpErrors = 0
     public var timeouts = 0
+    /// Timeouts whose answer still came later (the server's throughput, not the client's).
+    public var lateAnswers = 0
     public var socketErrors = 0
     /// Requests resent once after a keep-alive connection was closed under them before any answer.
     public var retries = 0
@@ -110,6 +112,7 @@ public struct RunStatistics: Sendable {
         ok += other.ok
         httpErrors += other.httpErrors
         timeouts += other.timeouts
+        lateAnswers += other.lateAnswers
         socketErrors += other.socketErrors
         retries += other.retries
         queuedForConnection += other.queuedForConnection
