@@ -1,16 +1,20 @@
 -- Design A: normalized tables, JSON aggregated at query time.
 --
--- Built from the importer's kept staging tables (products-import --keep-staging), schema
--- :"staging". The build does what a normalized importer would do once the rows are loaded:
--- orphans drop out (features/styles/related whose product is missing, skus/photos whose style
--- is missing), the related rules apply (no 0, no unknown product, no self, first of a repeated
--- pair by id), rows are written in (parent id, id) order, then the indexes the four routes
--- need, then ANALYZE + VACUUM (visibility map). No child-table primary keys or foreign keys:
--- no route uses them (the build step guarantees the integrity they would check).
+-- The tables are derived from B's documents (:"staging".product, built by products-import): the
+-- importer no longer stages normalized rows (since 9543138 it stages pre-rendered JSON pieces),
+-- and the documents hold every fact the API serves, already cleaned (no orphans, the related
+-- rules applied, rejects gone). Ids that the documents do not carry (feature, photo, related row
+-- ids) are the 1-based position within the parent: they order the rows as the real ids did,
+-- unique per parent (an index on (parent, id) has the same shape and size as with real ids).
+-- A style whose photos are the placeholder, or whose skus are the {"null": ...} placeholder,
+-- gets no rows (the view renders the placeholder back). Rows arrive in product-id order, so
+-- each table is physically clustered by its parent, as an ordered load would write it.
+-- Then the indexes the four routes need, and VACUUM ANALYZE (visibility map, statistics).
+-- No child-table primary or foreign keys: no route uses them.
 --
 -- design_a.product_view computes the four documents with correlated subqueries in the
 -- target list; PostgreSQL flattens the view, so a query selecting only styles_doc evaluates
--- only the styles subqueries (checked with EXPLAIN VERBOSE, docs/plans/a/).
+-- only the styles subqueries (EXPLAIN VERBOSE in docs/plans/a/).
 SET work_mem = '256MB';
 SET maintenance_work_mem = '1GB';
 SET statement_timeout = 0;
@@ -20,56 +24,51 @@ DROP SCHEMA IF EXISTS design_a CASCADE;
 CREATE SCHEMA design_a;
 
 CREATE TABLE design_a.product AS
-  SELECT id, row_number() OVER (ORDER BY id)::integer AS rank,
-         name, slogan, description, category, default_price
-  FROM :"staging".raw_product ORDER BY id;
+  SELECT b.id, b.rank, d->>'name' AS name, d->>'slogan' AS slogan,
+         d->>'description' AS description, d->>'category' AS category,
+         (d->>'default_price')::numeric AS default_price
+  FROM :"staging".product b, LATERAL (SELECT b.list_doc::json AS d) x;
 ALTER TABLE design_a.product ADD PRIMARY KEY (id);
 CREATE UNIQUE INDEX ON design_a.product (rank);
 
 CREATE TABLE design_a.features AS
-  SELECT f.id, f.product_id, f.feature, f.value
-  FROM :"staging".raw_features f
-  WHERE EXISTS (SELECT 1 FROM design_a.product p WHERE p.id = f.product_id)
-  ORDER BY f.product_id, f.id;
+  SELECT f.ord::integer AS id, b.id AS product_id, f.e->>'feature' AS feature, f.e->>'value' AS value
+  FROM :"staging".product b, json_array_elements(b.product_doc::json->'features') WITH ORDINALITY f(e, ord);
 CREATE INDEX ON design_a.features (product_id, id);
 
+CREATE TABLE design_a.related AS
+  SELECT r.ord::integer AS id, b.id AS current_product_id, (r.e::text)::integer AS related_product_id
+  FROM :"staging".product b, json_array_elements(b.related_doc::json) WITH ORDINALITY r(e, ord);
+CREATE INDEX ON design_a.related (current_product_id, id);
+
+-- each style's JSON once (scratch; dropped below)
+CREATE UNLOGGED TABLE design_a.style_src AS
+  SELECT b.id AS product_id, s AS doc
+  FROM :"staging".product b, json_array_elements(b.styles_doc::json->'results') s;
+
 CREATE TABLE design_a.styles AS
-  SELECT s.id, s.product_id, s.name, s.sale_price, s.original_price,
-         coalesce(s.default_style, false) AS default_style
-  FROM :"staging".raw_styles s
-  WHERE EXISTS (SELECT 1 FROM design_a.product p WHERE p.id = s.product_id)
-  ORDER BY s.product_id, s.id;
+  SELECT (doc->>'style_id')::integer AS id, product_id, doc->>'name' AS name,
+         (doc->>'sale_price')::numeric AS sale_price, (doc->>'original_price')::numeric AS original_price,
+         (doc->>'default?')::boolean AS default_style
+  FROM design_a.style_src;
 CREATE INDEX ON design_a.styles (product_id, id);
--- skus and photos join on styles.id
-CREATE UNIQUE INDEX ON design_a.styles (id);
 
 CREATE TABLE design_a.skus AS
-  SELECT k.id, k.style_id, k.size, k.quantity
-  FROM :"staging".raw_skus k
-  WHERE EXISTS (SELECT 1 FROM design_a.styles s WHERE s.id = k.style_id)
-  ORDER BY k.style_id, k.id;
+  SELECT k.key::integer AS id, (ss.doc->>'style_id')::integer AS style_id,
+         k.value->>'size' AS size, (k.value->>'quantity')::bigint AS quantity
+  FROM design_a.style_src ss, json_each(ss.doc->'skus') k
+  WHERE k.key <> 'null';
 CREATE INDEX ON design_a.skus (style_id, id);
 
 CREATE TABLE design_a.photos AS
-  SELECT ph.id, ph.style_id, ph.url, ph.thumbnail_url
-  FROM :"staging".raw_photos ph
-  WHERE EXISTS (SELECT 1 FROM design_a.styles s WHERE s.id = ph.style_id)
-  ORDER BY ph.style_id, ph.id;
+  SELECT p.ord::integer AS id, (ss.doc->>'style_id')::integer AS style_id,
+         p.e->>'url' AS url, p.e->>'thumbnail_url' AS thumbnail_url
+  FROM design_a.style_src ss, json_array_elements(ss.doc->'photos') WITH ORDINALITY p(e, ord)
+  WHERE NOT (json_array_length(ss.doc->'photos') = 1
+             AND p.e->>'url' IS NULL AND p.e->>'thumbnail_url' IS NULL);
 CREATE INDEX ON design_a.photos (style_id, id);
 
-CREATE TABLE design_a.related AS
-  SELECT id, current_product_id, related_product_id FROM (
-    SELECT DISTINCT ON (r.current_product_id, r.related_product_id)
-           r.id, r.current_product_id, r.related_product_id
-    FROM :"staging".raw_related r
-    JOIN design_a.product cur ON cur.id = r.current_product_id
-    JOIN design_a.product rel ON rel.id = r.related_product_id
-    WHERE r.related_product_id <> r.current_product_id
-    ORDER BY r.current_product_id, r.related_product_id, r.id
-  ) kept
-  ORDER BY current_product_id, id;
-CREATE INDEX ON design_a.related (current_product_id, id);
-
+DROP TABLE design_a.style_src;
 VACUUM ANALYZE design_a.product, design_a.features, design_a.styles, design_a.skus,
                design_a.photos, design_a.related;
 

@@ -9,8 +9,8 @@ CREATE TEMP TABLE sample_ids AS
   (SELECT id FROM design_b.product_view ORDER BY md5(id::text) LIMIT :sample)
   UNION (SELECT min(id) FROM design_b.product_view)
   UNION (SELECT max(id) FROM design_b.product_view)
-  UNION (SELECT id FROM design_b.product_view WHERE product_doc LIKE '%"features" : []}' ORDER BY id LIMIT 5)
-  UNION (SELECT id FROM design_b.product_view WHERE styles_doc LIKE '%"results" : []}' ORDER BY id LIMIT 5)
+  UNION (SELECT id FROM design_b.product_view WHERE product_doc ~ '"features" ?: ?\[\]}$' ORDER BY id LIMIT 5)
+  UNION (SELECT id FROM design_b.product_view WHERE styles_doc ~ '"results" ?: ?\[\]}$' ORDER BY id LIMIT 5)
   UNION (SELECT id FROM design_b.product_view WHERE related_doc = '[]' ORDER BY id LIMIT 5)
   UNION (SELECT id FROM design_b.product_view ORDER BY pg_column_size(styles_doc) DESC LIMIT 5);
 SELECT :'design' AS design,
