@@ -27,24 +27,24 @@ CREATE TABLE design_a.product AS
   SELECT b.id, b.rank, d->>'name' AS name, d->>'slogan' AS slogan,
          d->>'description' AS description, d->>'category' AS category,
          (d->>'default_price')::numeric AS default_price
-  FROM :"staging".product b, LATERAL (SELECT b.list_doc::json AS d) x;
+  FROM :"staging".product b, LATERAL (SELECT b.list_doc::jsonb AS d) x;
 ALTER TABLE design_a.product ADD PRIMARY KEY (id);
 CREATE UNIQUE INDEX ON design_a.product (rank);
 
 CREATE TABLE design_a.features AS
   SELECT f.ord::integer AS id, b.id AS product_id, f.e->>'feature' AS feature, f.e->>'value' AS value
-  FROM :"staging".product b, json_array_elements(b.product_doc::json->'features') WITH ORDINALITY f(e, ord);
+  FROM :"staging".product b, jsonb_array_elements(b.product_doc::jsonb->'features') WITH ORDINALITY f(e, ord);
 CREATE INDEX ON design_a.features (product_id, id);
 
 CREATE TABLE design_a.related AS
   SELECT r.ord::integer AS id, b.id AS current_product_id, (r.e::text)::integer AS related_product_id
-  FROM :"staging".product b, json_array_elements(b.related_doc::json) WITH ORDINALITY r(e, ord);
+  FROM :"staging".product b, jsonb_array_elements(b.related_doc::jsonb) WITH ORDINALITY r(e, ord);
 CREATE INDEX ON design_a.related (current_product_id, id);
 
--- each style's JSON once (scratch; dropped below)
+-- each style's JSON once, parsed (jsonb: the -> below do not re-parse; scratch, dropped below)
 CREATE UNLOGGED TABLE design_a.style_src AS
   SELECT b.id AS product_id, s AS doc
-  FROM :"staging".product b, json_array_elements(b.styles_doc::json->'results') s;
+  FROM :"staging".product b, jsonb_array_elements(b.styles_doc::jsonb->'results') s;
 
 CREATE TABLE design_a.styles AS
   SELECT (doc->>'style_id')::integer AS id, product_id, doc->>'name' AS name,
@@ -56,15 +56,15 @@ CREATE INDEX ON design_a.styles (product_id, id);
 CREATE TABLE design_a.skus AS
   SELECT k.key::integer AS id, (ss.doc->>'style_id')::integer AS style_id,
          k.value->>'size' AS size, (k.value->>'quantity')::bigint AS quantity
-  FROM design_a.style_src ss, json_each(ss.doc->'skus') k
+  FROM design_a.style_src ss, jsonb_each(ss.doc->'skus') k
   WHERE k.key <> 'null';
 CREATE INDEX ON design_a.skus (style_id, id);
 
 CREATE TABLE design_a.photos AS
   SELECT p.ord::integer AS id, (ss.doc->>'style_id')::integer AS style_id,
          p.e->>'url' AS url, p.e->>'thumbnail_url' AS thumbnail_url
-  FROM design_a.style_src ss, json_array_elements(ss.doc->'photos') WITH ORDINALITY p(e, ord)
-  WHERE NOT (json_array_length(ss.doc->'photos') = 1
+  FROM design_a.style_src ss, jsonb_array_elements(ss.doc->'photos') WITH ORDINALITY p(e, ord)
+  WHERE NOT (jsonb_array_length(ss.doc->'photos') = 1
              AND p.e->>'url' IS NULL AND p.e->>'thumbnail_url' IS NULL);
 CREATE INDEX ON design_a.photos (style_id, id);
 
