@@ -97,6 +97,12 @@ final class ProductsStack: @unchecked Sendable {
                 let left = ProductsStack.running.withLock { $0 }
                 for (pid, signal) in left { kill(pid, signal) }
                 if !left.isEmpty { usleep(300_000) }
+                // Suites that keep a stack in a static never call stop(): remove their files.
+                let base = FileManager.default.temporaryDirectory.path
+                for entry in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
+                where entry.hasPrefix("products-e2e-\(getpid())-") {
+                    try? FileManager.default.removeItem(atPath: base + "/" + entry)
+                }
             }
         }
     }
@@ -128,6 +134,7 @@ final class ProductsStack: @unchecked Sendable {
         if nginxPID > 0 { kill(nginxPID, SIGQUIT); Subprocess.wait(nginxPID); nginxPID = 0 }
         if serverPID > 0 { kill(serverPID, SIGTERM); Subprocess.wait(serverPID); serverPID = 0 }
         Self.running.withLock { $0.removeAll { pids.contains($0.0) } }
+        try? FileManager.default.removeItem(atPath: directory)
     }
 
     deinit { stop() }
