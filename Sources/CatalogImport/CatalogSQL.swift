@@ -31,6 +31,12 @@ enum CatalogSQL {
         }
     }
 
+    /// Staged per product when styles, skus and photos are merged while loading (see
+    /// `StyleMerger`), or built from their own staging tables in SQL otherwise.
+    static let productStylesColumns: [(name: String, type: String)] = [
+        ("product_id", "integer"), ("n_styles", "integer"), ("n_skus", "integer"), ("n_photos", "integer"), ("doc", "text"),
+    ]
+
     /// The grouped files and the column their rows are grouped by.
     static let groupedFiles: [CatalogFile] = [.features, .skus, .photos, .related]
 
@@ -42,13 +48,17 @@ enum CatalogSQL {
     }
 
     /// Unlogged: staging tables are rebuilt from the CSVs if anything goes wrong, so
-    /// they need no WAL. No indexes during COPY.
+    /// they need no WAL. No indexes during COPY. No autovacuum: they are written once, frozen
+    /// (see `beginLoad`), read by the build and dropped; a vacuum of them would only compete
+    /// with the build for the two cores.
     static func createStaging(_ s: String) -> String {
         var sql = "CREATE SCHEMA \(s);\n"
         for file in CatalogFile.allCases {
             let cols = stagingColumns(file).map { "\($0.name) \($0.type)" }.joined(separator: ", ")
-            sql += "CREATE UNLOGGED TABLE \(s).\(rawTable(file)) (\(cols));\n"
+            sql += "CREATE UNLOGGED TABLE \(s).\(rawTable(file)) (\(cols)) WITH (autovacuum_enabled = off);\n"
         }
+        let cols = productStylesColumns.map { "\($0.name) \($0.type)" }.joined(separator: ", ")
+        sql += "CREATE UNLOGGED TABLE \(s).product_styles (\(cols)) WITH (autovacuum_enabled = off);\n"
         return sql
     }
 
@@ -56,13 +66,13 @@ enum CatalogSQL {
     /// again (rows out of order, see `DocumentRows`) starts clean, and `FREEZE` writes the rows
     /// already frozen and all-visible, so the build's first scans set no hint bits (no second
     /// write of every page).
-    static func beginLoad(_ s: String, _ file: CatalogFile) -> String {
-        "BEGIN; TRUNCATE \(s).\(rawTable(file));"
+    static func beginLoad(_ s: String, table: String) -> String {
+        "BEGIN; TRUNCATE \(s).\(table);"
     }
 
-    static func copyStatement(_ s: String, _ file: CatalogFile) -> String {
-        let cols = stagingColumns(file).map(\.name).joined(separator: ", ")
-        return "COPY \(s).\(rawTable(file)) (\(cols)) FROM STDIN WITH (FORMAT binary, FREEZE)"
+    static func copyStatement(_ s: String, table: String, columns: [(name: String, type: String)]) -> String {
+        let cols = columns.map(\.name).joined(separator: ", ")
+        return "COPY \(s).\(table) (\(cols)) FROM STDIN WITH (FORMAT binary, FREEZE)"
     }
 
     /// Settings for the build sessions.
@@ -88,6 +98,8 @@ enum CatalogSQL {
         var unique: Set<CatalogFile> = []
         /// Files loaded row by row (their rows were not in (parent, id) order).
         var perRow: Set<CatalogFile> = []
+        /// styles, skus and photos were merged while loading: product_styles is filled.
+        var stylesMerged = false
 
         /// The table with one row per parent: the staging table itself, or its aggregate.
         func table(_ s: String, _ file: CatalogFile) -> String {
@@ -118,7 +130,7 @@ enum CatalogSQL {
         }
         let table = shape.table(s, file)
         return """
-            CREATE UNLOGGED TABLE \(table) AS
+            CREATE UNLOGGED TABLE \(table) WITH (autovacuum_enabled = off) AS
               SELECT \(parent), sum(n)::integer AS n,
                      '\(open)' || string_agg(substr(items, 2, length(items) - 2), ',') || '\(close)' AS items
               FROM (SELECT * FROM \(source) runs ORDER BY \(parent), first_id) ordered
@@ -128,14 +140,43 @@ enum CatalogSQL {
             """
     }
 
-    /// Keys of the parents: the product primary key, styles in (product, id) order.
-    static func prepareParents(_ s: String) -> String {
+    /// The product primary key.
+    static func prepareProducts(_ s: String) -> String {
         """
         ALTER TABLE \(s).raw_product ADD PRIMARY KEY (id);
-        CREATE INDEX ON \(s).raw_styles (product_id, id);
         ANALYZE \(s).raw_product;
-        ANALYZE \(s).raw_styles;
         """
+    }
+
+    /// One row per product with its `styles_doc`: indexed when the load merged the styles,
+    /// otherwise rendered here from the styles, skus and photos staging tables (run
+    /// `prepareChildren` for skus and photos first, and with `productPlanSettings`): styles in
+    /// (product_id, id) order from their index, each style's photos and skus by their unique
+    /// index, so nothing big is ever sorted.
+    static func prepareProductStyles(_ s: String, _ shape: Shape) -> String {
+        let index = """
+            CREATE UNIQUE INDEX ON \(s).product_styles (product_id) INCLUDE (n_styles, n_skus, n_photos);
+            ANALYZE \(s).product_styles;
+            """
+        if shape.stylesMerged { return index }
+        return """
+            CREATE INDEX ON \(s).raw_styles (product_id, id);
+            ANALYZE \(s).raw_styles;
+            INSERT INTO \(s).product_styles (product_id, n_styles, n_skus, n_photos, doc)
+            SELECT product_id, count(*), sum(skus_n), sum(photos_n),
+                   '{"product_id":"' || product_id || '","results":[' || string_agg(doc, ',') || ']}'
+            FROM (
+              SELECT st.product_id, coalesce(k.n, 0) AS skus_n, coalesce(ph.n, 0) AS photos_n,
+                     st.head || coalesce(ph.items, '\(photosPlaceholder)')
+                       || ',"skus":' || coalesce(k.items, '\(skusPlaceholder)') || '}' AS doc
+              FROM \(s).raw_styles st
+              LEFT JOIN \(shape.table(s, .photos)) ph ON ph.style_id = st.id
+              LEFT JOIN \(shape.table(s, .skus)) k ON k.style_id = st.id
+              ORDER BY st.product_id, st.id
+            ) styles
+            GROUP BY product_id;
+            \(index)
+            """
     }
 
     /// The served table: one row per product, every response body pre-rendered. Its indexes
@@ -159,9 +200,10 @@ enum CatalogSQL {
         "SELECT id FROM \(s).raw_product ORDER BY id OFFSET $1 LIMIT 1"
     }
 
-    /// Extra settings for `insertProducts`: its plan must be index scans and nested loops
-    /// (see there). Left to itself the planner hashes skus and photos and sorts the joined
-    /// styles by product: at scale 0.1 that spilled 260 MB to disk; at full scale gigabytes.
+    /// Extra settings for the statements that join big staging tables (`insertProducts`,
+    /// `prepareProductStyles`): their plans must be index scans, merge joins and nested loops.
+    /// Left to itself the planner hashed skus and photos and sorted the joined styles by
+    /// product: at scale 0.1 that spilled 260 MB to disk; at full scale gigabytes.
     static let productPlanSettings = """
         SET enable_hashjoin = off;
         SET enable_sort = off;
@@ -171,73 +213,52 @@ enum CatalogSQL {
     static let skusPlaceholder = #"{"null":{"quantity":null,"size":null}}"#
 
     /// Renders the products with `from <= id < to` (nil: unbounded) into the served table;
-    /// `rankOffset` is the number of products before `from`.
-    ///
-    /// Every piece is already JSON (see `DocumentRows`): a style is its head, its photos, its
-    /// skus (or the legacy placeholders); a product's `results` joins its styles in id order.
-    /// The plan this is written for: styles in (product_id, id) order from their index, each
-    /// style's photos and skus by their unique index, so nothing big is ever sorted.
+    /// `rankOffset` is the number of products before `from`. Every piece is already JSON:
+    /// a product is its head and its features, its styles document, its related ids. The plan
+    /// this is written for: merge joins of four indexes in product id order (pinned by
+    /// `productPlanSettings`).
     static func insertProducts(_ s: String, _ shape: Shape, from: Int?, to: Int?, rankOffset: Int) -> String {
-        func range(_ column: String) -> String {
-            var parts: [String] = []
-            if let from { parts.append("\(column) >= \(from)") }
-            if let to { parts.append("\(column) < \(to)") }
-            return parts.isEmpty ? "true" : parts.joined(separator: " AND ")
-        }
+        var range: [String] = []
+        if let from { range.append("p.id >= \(from)") }
+        if let to { range.append("p.id < \(to)") }
         return """
             INSERT INTO \(s).product (id, rank, list_doc, product_doc, styles_doc, related_doc)
             SELECT p.id,
                    \(rankOffset) + row_number() OVER (ORDER BY p.id),
                    p.head || '}',
                    p.head || ',"features":' || coalesce(f.items, '[]') || '}',
-                   '{"product_id":"' || p.id || '","results":[' || coalesce(st.results, '') || ']}',
+                   coalesce(ps.doc, '{"product_id":"' || p.id || '","results":[]}'),
                    coalesce(r.items, '[]')
             FROM \(s).raw_product p
             LEFT JOIN \(shape.table(s, .features)) f ON f.product_id = p.id
             LEFT JOIN \(shape.table(s, .related)) r ON r.product_id = p.id
-            LEFT JOIN (
-              SELECT product_id, string_agg(doc, ',') AS results
-              FROM (
-                SELECT st.product_id,
-                       st.head || coalesce(ph.items, '\(photosPlaceholder)')
-                         || ',"skus":' || coalesce(k.items, '\(skusPlaceholder)') || '}' AS doc
-                FROM \(s).raw_styles st
-                LEFT JOIN \(shape.table(s, .photos)) ph ON ph.style_id = st.id
-                LEFT JOIN \(shape.table(s, .skus)) k ON k.style_id = st.id
-                WHERE \(range("st.product_id"))
-                ORDER BY st.product_id, st.id
-              ) styles
-              GROUP BY product_id
-            ) st ON st.product_id = p.id
-            WHERE \(range("p.id"));
+            LEFT JOIN \(s).product_styles ps ON ps.product_id = p.id
+            WHERE \(range.isEmpty ? "true" : range.joined(separator: " AND "));
             """
     }
 
     static func analyzeProduct(_ s: String) -> String { "ANALYZE \(s).product;" }
 
     /// Rows that made it into the catalog, per file (see ImportReport for the columns): what
-    /// joins to a loaded product (styles), or to a loaded style of a loaded product (skus,
-    /// photos). related.csv's orphans and drops were counted by `DocumentRows`.
+    /// joins to a loaded product (features, and styles with their skus and photos, counted per
+    /// product in product_styles). related.csv's orphans and drops were counted while loading.
     static func loadedCounts(_ s: String, _ shape: Shape) -> String {
         """
         SELECT (SELECT count(*) FROM \(s).raw_product),
                (SELECT coalesce(sum(f.n), 0) FROM \(shape.table(s, .features)) f
                   JOIN \(s).raw_product p ON p.id = f.product_id),
-               st.styles, st.skus, st.photos,
+               ps.styles, ps.skus, ps.photos,
                (SELECT coalesce(sum(n), 0) FROM \(shape.table(s, .related)))
         FROM (
-          SELECT count(*) AS styles, coalesce(sum(k.n), 0) AS skus, coalesce(sum(ph.n), 0) AS photos
-          FROM \(s).raw_styles st
-          JOIN \(s).raw_product p ON p.id = st.product_id
-          LEFT JOIN \(shape.table(s, .skus)) k ON k.style_id = st.id
-          LEFT JOIN \(shape.table(s, .photos)) ph ON ph.style_id = st.id
-        ) st
+          SELECT coalesce(sum(n_styles), 0) AS styles, coalesce(sum(n_skus), 0) AS skus, coalesce(sum(n_photos), 0) AS photos
+          FROM \(s).product_styles ps JOIN \(s).raw_product p ON p.id = ps.product_id
+        ) ps
         """
     }
 
     static func dropStagingTables(_ s: String) -> String {
         let tables = CatalogFile.allCases.map { "\(s).\(rawTable($0))" }
-            + groupedFiles.map { "\(s).\($0.rawValue)_by_parent" }
+            + groupedFiles.map { "\(s).\($0.rawValue)_by_parent" } + ["\(s).product_styles"]
         return "DROP TABLE IF EXISTS \(tables.joined(separator: ", "));"
     }
 

@@ -61,6 +61,70 @@ final class ProductIDsLatch: Sendable {
     }
 }
 
+/// Finished groups in arrival order, for a reader that pulls them one at a time (the style
+/// merge). A popped group's bytes stay valid until the queue is refilled, which its source
+/// does only once every group was popped.
+final class GroupQueue {
+    struct Group {
+        var parent: Int
+        var firstId: Int
+        var count: Int
+        var items: UnsafeBufferPointer<UInt8>
+    }
+
+    private struct Entry {
+        var parent: Int
+        var firstId: Int
+        var count: Int
+        var start: Int
+        var end: Int
+    }
+
+    private struct State {
+        var entries: [Entry] = []
+        var head = 0
+    }
+
+    private let storage = ByteBuffer(capacity: 1 << 20)
+    /// Behind a pointer: no run-time exclusivity checks (see `ByteBuffer`).
+    private let v: UnsafeMutablePointer<State>
+
+    init() {
+        v = .allocate(capacity: 1)
+        v.initialize(to: State())
+    }
+
+    deinit {
+        v.deinitialize(count: 1)
+        v.deallocate()
+    }
+
+    var isEmpty: Bool { v.pointee.head == v.pointee.entries.count }
+
+    func push(parent: Int, firstId: Int, count: Int, items: (ByteBuffer) -> Void) {
+        let start = storage.count
+        items(storage)
+        v.pointee.entries.append(Entry(parent: parent, firstId: firstId, count: count, start: start, end: storage.count))
+    }
+
+    func pop() -> Group? {
+        let head = v.pointee.head
+        guard head < v.pointee.entries.count else { return nil }
+        v.pointee.head = head + 1
+        let e = v.pointee.entries[head]
+        return Group(parent: e.parent, firstId: e.firstId, count: e.count,
+                     items: UnsafeBufferPointer(start: storage.base + e.start, count: e.end - e.start))
+    }
+
+    /// Forgets every group (all popped): the storage is reused.
+    func reset() {
+        storage.removeAll()
+        storage.shrink(to: 4 << 20)
+        v.pointee.entries.removeAll(keepingCapacity: true)
+        v.pointee.head = 0
+    }
+}
+
 /// A grouped file's parents were not contiguous and ascending: it must be loaded row by row.
 struct RowsOutOfOrder: Error {
     let file: CatalogFile
@@ -101,15 +165,17 @@ final class DocumentRows {
     let maxGroupBytes: Int
 
     /// Every parent got exactly one staging row (grouped files).
-    private(set) var parentsUnique = true
+    var parentsUnique: Bool { v.pointee.parentsUnique }
     /// related.csv: rows whose product is not loaded.
-    private(set) var orphaned = 0
+    var orphaned: Int { v.pointee.orphaned }
     /// related.csv: rows dropped here by the related rules (0, unknown, itself, repeated pair).
-    private(set) var dropped = 0
+    var dropped: Int { v.pointee.dropped }
     /// product.csv: the ids written.
-    private(set) var productIDs = ProductIDs()
+    var productIDs: ProductIDs { v.pointee.productIDs }
 
     private let products: ProductIDs?
+    /// Where finished groups go instead of binary COPY tuples (the style merge pulls them).
+    private let queue: GroupQueue?
     private let fieldCount: Int
     private let fields: UnsafeMutablePointer<Int>  // start, end pairs
 
@@ -117,28 +183,46 @@ final class DocumentRows {
     // its id, where its JSON starts in `group`, and (related.csv) its target.
     private let group = ByteBuffer(capacity: 1 << 16)
     private let sorted = ByteBuffer(capacity: 1 << 16)
-    private var itemIds: [Int] = []
-    private var itemStarts: [Int] = []
-    private var itemTargets: [Int] = []
-    private var itemsAscending = true
-    private var groupParent = -1
-    /// The highest id already written for `groupParent` (when its rows were cut in two).
-    private var flushedMaxId = -1
-    /// related.csv: targets already kept for `groupParent`.
-    private var seenTargets: [Int] = []
-    private var seenSet = Set<Int>()
 
-    init(file: CatalogFile, mode: Mode, products: ProductIDs? = nil, maxGroupBytes: Int = 4 << 20) {
+    /// The mutable state, behind a pointer: no run-time exclusivity checks on the hot path
+    /// (see `ByteBuffer`).
+    private struct State {
+        var parentsUnique = true
+        var orphaned = 0
+        var dropped = 0
+        var productIDs = ProductIDs()
+        var itemIds: [Int] = []
+        var itemStarts: [Int] = []
+        var itemTargets: [Int] = []
+        var itemsAscending = true
+        var groupParent = -1
+        /// The highest id already written for `groupParent` (when its rows were cut in two).
+        var flushedMaxId = -1
+        /// related.csv: targets already kept for `groupParent`.
+        var seenTargets: [Int] = []
+        var seenSet = Set<Int>()
+    }
+
+    private let v: UnsafeMutablePointer<State>
+
+    init(file: CatalogFile, mode: Mode, products: ProductIDs? = nil, queue: GroupQueue? = nil, maxGroupBytes: Int = 4 << 20) {
         precondition(file != .related || products != nil, "related.csv needs the product ids")
         self.file = file
         self.mode = mode
         self.products = products
+        self.queue = queue
         self.maxGroupBytes = maxGroupBytes
         fieldCount = file.columns.count
         fields = .allocate(capacity: 2 * fieldCount)
+        v = .allocate(capacity: 1)
+        v.initialize(to: State())
     }
 
-    deinit { fields.deallocate() }
+    deinit {
+        fields.deallocate()
+        v.deinitialize(count: 1)
+        v.deallocate()
+    }
 
     /// Converts complete COPY text lines; appends binary tuples to `out`.
     func consume(_ lines: UnsafeBufferPointer<UInt8>, into out: ByteBuffer) throws(RowsOutOfOrder) {
@@ -177,7 +261,7 @@ final class DocumentRows {
         switch file {
         case .product:
             let id = JSONText.integer(p, s(0), e(0))
-            productIDs.insert(id)
+            v.pointee.productIDs.insert(id)
             out.appendInt16(2)
             BinaryCopy.appendInteger(id, to: out)
             let text = BinaryCopy.beginText(out)
@@ -195,23 +279,20 @@ final class DocumentRows {
             JSONText.appendPrice(out, p, s(5), e(5))
             BinaryCopy.endText(out, start: text)
 
+        case .styles where queue != nil:
+            // For the style merge: parent = product, first_id = the style's id, items = its head.
+            let id = JSONText.integer(p, s(0), e(0))
+            queue!.push(parent: JSONText.integer(p, s(1), e(1)), firstId: id, count: 1) { out in
+                Self.styleHead(out, p, s(0), e(0), s(2), e(2), s(3), e(3), s(4), e(4), s(5), e(5))
+            }
+
         case .styles:
             let id = JSONText.integer(p, s(0), e(0))
             out.appendInt16(3)
             BinaryCopy.appendInteger(id, to: out)
             BinaryCopy.appendInteger(JSONText.integer(p, s(1), e(1)), to: out)
             let text = BinaryCopy.beginText(out)
-            out.append("{\"style_id\":")
-            out.append(p + s(0), e(0) - s(0))
-            out.append(",\"name\":")
-            JSONText.appendString(out, p, s(2), e(2))
-            out.append(",\"original_price\":")
-            JSONText.appendPrice(out, p, s(4), e(4))
-            out.append(",\"sale_price\":")
-            JSONText.appendPrice(out, p, s(3), e(3))
-            out.append(",\"default?\":")
-            JSONText.appendBoolean(out, p, s(5), e(5))
-            out.append(",\"photos\":")
+            Self.styleHead(out, p, s(0), e(0), s(2), e(2), s(3), e(3), s(4), e(4), s(5), e(5))
             BinaryCopy.endText(out, start: text)
 
         case .features:
@@ -248,11 +329,11 @@ final class DocumentRows {
             // The order check covers every row, kept or not.
             if mode == .grouped { try checkParent(current, id: id, into: out) }
             guard products.contains(current) else {
-                orphaned += 1
+                v.pointee.orphaned += 1
                 return
             }
             if target == current || !products.contains(target) {
-                dropped += 1
+                v.pointee.dropped += 1
                 return
             }
             if mode == .perRow {
@@ -263,15 +344,15 @@ final class DocumentRows {
                 }
                 return
             }
-            if itemIds.count >= maxGroupBytes / 16 {
+            if v.pointee.itemIds.count >= maxGroupBytes / 16 {
                 // A product with a huge number of related rows: bounded memory, as above.
-                parentsUnique = false
+                v.pointee.parentsUnique = false
                 flushGroup(into: out)
             }
             // Repeated pairs are dropped when the group is written, in id order.
-            if let last = itemIds.last, id < last { itemsAscending = false }
-            itemIds.append(id)
-            itemTargets.append(target)
+            if let last = v.pointee.itemIds.last, id < last { v.pointee.itemsAscending = false }
+            v.pointee.itemIds.append(id)
+            v.pointee.itemTargets.append(target)
         }
     }
 
@@ -281,118 +362,139 @@ final class DocumentRows {
     private func startItem(id: Int, parent: Int, into out: ByteBuffer) throws(RowsOutOfOrder) {
         if mode == .perRow {
             flushGroup(into: out)
-            groupParent = parent
+            v.pointee.groupParent = parent
         } else {
             try checkParent(parent, id: id, into: out)
             if group.count >= maxGroupBytes {
                 // One parent with huge rows: write what it has, go on in a new staging row.
-                parentsUnique = false
+                v.pointee.parentsUnique = false
                 flushGroup(into: out)
             }
         }
-        if itemIds.isEmpty {
+        if v.pointee.itemIds.isEmpty {
             group.append(file == .skus ? 0x7B : 0x5B)  // { or [
         } else {
             group.append(0x2C)
-            if id < itemIds[itemIds.count - 1] { itemsAscending = false }
+            if id < v.pointee.itemIds[v.pointee.itemIds.count - 1] { v.pointee.itemsAscending = false }
         }
-        itemIds.append(id)
-        itemStarts.append(group.count)
+        v.pointee.itemIds.append(id)
+        v.pointee.itemStarts.append(group.count)
     }
 
     /// Parents must ascend; a parent's rows already written (cut in two) must all have lower
     /// ids than the rows still to come.
     @inline(__always)
     private func checkParent(_ parent: Int, id: Int, into out: ByteBuffer) throws(RowsOutOfOrder) {
-        if parent != groupParent {
-            if parent < groupParent { throw RowsOutOfOrder(file: file) }
+        if parent != v.pointee.groupParent {
+            if parent < v.pointee.groupParent { throw RowsOutOfOrder(file: file) }
             flushGroup(into: out)
-            groupParent = parent
-            flushedMaxId = -1
+            v.pointee.groupParent = parent
+            v.pointee.flushedMaxId = -1
             if file == .related {
-                seenTargets.removeAll(keepingCapacity: true)
-                seenSet.removeAll()
+                v.pointee.seenTargets.removeAll(keepingCapacity: true)
+                v.pointee.seenSet.removeAll()
             }
-        } else if id <= flushedMaxId {
+        } else if id <= v.pointee.flushedMaxId {
             throw RowsOutOfOrder(file: file)
         }
     }
 
     /// Writes the open group as one staging row: its items in id order.
     private func flushGroup(into out: ByteBuffer) {
-        guard !itemIds.isEmpty else { return }
+        guard !v.pointee.itemIds.isEmpty else { return }
         defer {
             group.removeAll()
             group.shrink(to: 1 << 20)
-            itemIds.removeAll(keepingCapacity: true)
-            itemStarts.removeAll(keepingCapacity: true)
-            itemTargets.removeAll(keepingCapacity: true)
-            itemsAscending = true
+            v.pointee.itemIds.removeAll(keepingCapacity: true)
+            v.pointee.itemStarts.removeAll(keepingCapacity: true)
+            v.pointee.itemTargets.removeAll(keepingCapacity: true)
+            v.pointee.itemsAscending = true
         }
-        flushedMaxId = max(flushedMaxId, itemIds.max()!)
+        v.pointee.flushedMaxId = max(v.pointee.flushedMaxId, v.pointee.itemIds.max()!)
         if file == .related {
             flushRelated(into: out)
             return
         }
-        let count = itemIds.count
-        if itemsAscending {
+        let count = v.pointee.itemIds.count
+        if v.pointee.itemsAscending {
             group.append(file == .skus ? 0x7D : 0x5D)  // } or ]
-            writeTuple(parent: groupParent, firstId: itemIds[0], count: count, into: out) { $0.append(group) }
+            writeTuple(parent: v.pointee.groupParent, firstId: v.pointee.itemIds[0], count: count, into: out) { $0.append(group) }
             return
         }
         // Rebuild the container with the items in id order.
-        let order = itemIds.indices.sorted { itemIds[$0] < itemIds[$1] }
+        let order = v.pointee.itemIds.indices.sorted { v.pointee.itemIds[$0] < v.pointee.itemIds[$1] }
         sorted.removeAll()
         sorted.append(file == .skus ? 0x7B : 0x5B)
         for (k, i) in order.enumerated() {
             if k > 0 { sorted.append(0x2C) }
-            let start = itemStarts[i]
-            let end = i + 1 < count ? itemStarts[i + 1] - 1 : group.count
+            let start = v.pointee.itemStarts[i]
+            let end = i + 1 < count ? v.pointee.itemStarts[i + 1] - 1 : group.count
             sorted.append(group.base + start, end - start)
         }
         sorted.append(file == .skus ? 0x7D : 0x5D)
-        writeTuple(parent: groupParent, firstId: itemIds[order[0]], count: count, into: out) { $0.append(sorted) }
+        writeTuple(parent: v.pointee.groupParent, firstId: v.pointee.itemIds[order[0]], count: count, into: out) { $0.append(sorted) }
         sorted.shrink(to: 1 << 20)
     }
 
     /// related.csv: in id order, the first row of each (product, target) pair is kept.
     private func flushRelated(into out: ByteBuffer) {
-        let order = itemsAscending ? Array(itemIds.indices) : itemIds.indices.sorted { itemIds[$0] < itemIds[$1] }
+        let order = v.pointee.itemsAscending ? Array(v.pointee.itemIds.indices) : v.pointee.itemIds.indices.sorted { v.pointee.itemIds[$0] < v.pointee.itemIds[$1] }
         sorted.removeAll()
         sorted.append(0x5B)
         var kept = 0
         var firstId = 0
         for i in order {
-            let target = itemTargets[i]
+            let target = v.pointee.itemTargets[i]
             guard firstPair(target) else {
-                dropped += 1
+                v.pointee.dropped += 1
                 continue
             }
-            if kept == 0 { firstId = itemIds[i] } else { sorted.append(0x2C) }
+            if kept == 0 { firstId = v.pointee.itemIds[i] } else { sorted.append(0x2C) }
             sorted.appendDecimal(target)
             kept += 1
         }
         sorted.append(0x5D)
         guard kept > 0 else { return }
-        writeTuple(parent: groupParent, firstId: firstId, count: kept, into: out) { $0.append(sorted) }
+        writeTuple(parent: v.pointee.groupParent, firstId: firstId, count: kept, into: out) { $0.append(sorted) }
     }
 
     /// True the first time `target` is seen for the current product. A short list for the
     /// usual handful, a set for a product with very many related rows.
     @inline(__always)
     private func firstPair(_ target: Int) -> Bool {
-        if seenTargets.count < 32 {
-            if seenTargets.contains(target) { return false }
-            seenTargets.append(target)
+        if v.pointee.seenTargets.count < 32 {
+            if v.pointee.seenTargets.contains(target) { return false }
+            v.pointee.seenTargets.append(target)
             return true
         }
-        if seenSet.isEmpty { seenSet.formUnion(seenTargets) }
-        return seenSet.insert(target).inserted
+        if v.pointee.seenSet.isEmpty { v.pointee.seenSet.formUnion(v.pointee.seenTargets) }
+        return v.pointee.seenSet.insert(target).inserted
     }
 
-    /// One grouped staging row: parent, first_id, n, items.
+    /// A style's head: `{"style_id":1,"name":…,"original_price":…,"sale_price":…,"default?":…,"photos":`
+    @inline(__always)
+    static func styleHead(_ out: ByteBuffer, _ p: UnsafePointer<UInt8>, _ idS: Int, _ idE: Int, _ nameS: Int, _ nameE: Int,
+                          _ saleS: Int, _ saleE: Int, _ origS: Int, _ origE: Int, _ defS: Int, _ defE: Int) {
+        out.append("{\"style_id\":")
+        out.append(p + idS, idE - idS)
+        out.append(",\"name\":")
+        JSONText.appendString(out, p, nameS, nameE)
+        out.append(",\"original_price\":")
+        JSONText.appendPrice(out, p, origS, origE)
+        out.append(",\"sale_price\":")
+        JSONText.appendPrice(out, p, saleS, saleE)
+        out.append(",\"default?\":")
+        JSONText.appendBoolean(out, p, defS, defE)
+        out.append(",\"photos\":")
+    }
+
+    /// One grouped staging row: parent, first_id, n, items (or a group for the style merge).
     @inline(__always)
     private func writeTuple(parent: Int, firstId: Int, count: Int, into out: ByteBuffer, items: (ByteBuffer) -> Void) {
+        if let queue {
+            queue.push(parent: parent, firstId: firstId, count: count, items: items)
+            return
+        }
         out.appendInt16(4)
         BinaryCopy.appendInteger(parent, to: out)
         BinaryCopy.appendInteger(firstId, to: out)

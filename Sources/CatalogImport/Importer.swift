@@ -66,29 +66,43 @@ public final class Importer: Sendable {
         }
         do {
 
-            // 3. Load: read, repair, render JSON pieces, binary COPY; files on parallel
-            //    connections, largest first (product.csv before related.csv, which needs its ids).
+            // 3. Load: read, repair, render JSON pieces, binary COPY; jobs on parallel
+            //    connections, largest first: styles, skus and photos together (merged while
+            //    read, see StyleMerger), then the other files, product.csv before related.csv
+            //    (which needs its ids).
             var phase = monotonicNanos()
             let rejects = try RejectWriter(path: options.rejectsPath)
-            var order = CatalogFile.allCases.sorted { sizes[$0]! > sizes[$1]! }
-            if let r = order.firstIndex(of: .related), let p = order.firstIndex(of: .product), p > r {
-                order.remove(at: p)
-                order.insert(.product, at: r)
+            let progress = Dictionary(uniqueKeysWithValues: CatalogFile.allCases.map { ($0, FileProgress(file: $0, totalBytes: sizes[$0]!)) })
+            let gates = Dictionary(uniqueKeysWithValues: CatalogFile.allCases.map { ($0, RejectGate()) })
+            let styleTree: [CatalogFile] = [.styles, .skus, .photos]
+            var jobs: [(files: [CatalogFile], bytes: Int)] = [(styleTree, styleTree.reduce(0) { $0 + sizes[$1]! })]
+            jobs += [CatalogFile.product, .features, .related].map { ([$0], sizes[$0]!) }
+            jobs.sort { $0.bytes > $1.bytes }
+            if let r = jobs.firstIndex(where: { $0.files == [.related] }), let p = jobs.firstIndex(where: { $0.files == [.product] }), p > r {
+                jobs.insert(jobs.remove(at: p), at: r)
             }
-            let progress = order.map { FileProgress(file: $0, totalBytes: sizes[$0]!) }
             let summaries = Mutex<[CatalogFile: FileSummary]>([:])
             let shapes = Mutex(CatalogSQL.Shape())
             let productIDs = ProductIDsLatch()
-            let display = startProgressDisplay(progress)
+            let display = startProgressDisplay(jobs.flatMap(\.files).map { progress[$0]! })
             defer { display.stop() }
             let filePaths = paths
-            try runOnThreads(width: options.jobs, progress.map { p in
+            let context = LoadContext(schema: schema, paths: filePaths, rejects: rejects, gates: gates, progress: progress, products: productIDs)
+            try runOnThreads(width: options.jobs, jobs.map { job in
                 { @Sendable in
-                    let loaded = try self.load(p, path: filePaths[p.file]!, schema: schema, rejects: rejects, products: productIDs)
-                    summaries.withLock { $0[p.file] = loaded.summary }
-                    shapes.withLock { shape in
-                        if loaded.parentsUnique { shape.unique.insert(p.file) }
-                        if loaded.perRow { shape.perRow.insert(p.file) }
+                    let loaded: [CatalogFile: LoadedFile]
+                    if job.files == styleTree {
+                        loaded = try self.loadStyleTree(context)
+                    } else {
+                        loaded = try self.loadFile(job.files[0], context)
+                    }
+                    for (file, result) in loaded {
+                        summaries.withLock { $0[file] = result.summary }
+                        shapes.withLock { shape in
+                            if result.parentsUnique { shape.unique.insert(file) }
+                            if result.perRow { shape.perRow.insert(file) }
+                            if result.merged { shape.stylesMerged = true }
+                        }
                     }
                 }
             })
@@ -102,18 +116,18 @@ public final class Importer: Sendable {
             // 4. Build the read model (see CatalogSQL): keys and one row per parent, then the
             //    product documents, each connection rendering part of the products.
             phase = monotonicNanos()
+            let styleSteps = (shape.stylesMerged ? "" : CatalogSQL.prepareChildren(schema, .photos, shape) + CatalogSQL.prepareChildren(schema, .skus, shape))
+                + CatalogSQL.prepareProductStyles(schema, shape)
+            let productSteps = CatalogSQL.prepareProducts(schema) + CatalogSQL.prepareChildren(schema, .features, shape)
+                + CatalogSQL.prepareChildren(schema, .related, shape)
             try runOnThreads(width: options.jobs, [
                 { @Sendable in
-                    try self.build(schema, "photos and skus by style",
-                                   CatalogSQL.prepareChildren(schema, .photos, shape) + CatalogSQL.prepareChildren(schema, .skus, shape))
+                    try self.build(schema, shape.stylesMerged ? "styles by product (index)" : "styles by product (from styles, skus, photos)",
+                                   styleSteps, planner: CatalogSQL.productPlanSettings)
                 },
-                { @Sendable in
-                    try self.build(schema, "products, styles, features and related by product",
-                                   CatalogSQL.prepareParents(schema) + CatalogSQL.prepareChildren(schema, .features, shape)
-                                   + CatalogSQL.prepareChildren(schema, .related, shape))
-                },
+                { @Sendable in try self.build(schema, "products, features and related by product", productSteps) },
             ])
-            report.phases.append(PhaseTiming(name: "index staging, one row per parent", seconds: elapsed(since: phase)))
+            report.phases.append(PhaseTiming(name: "index staging, one row per product", seconds: elapsed(since: phase)))
 
             phase = monotonicNanos()
             try control.execute(CatalogSQL.createProductTable(schema))
@@ -175,103 +189,77 @@ public final class Importer: Sendable {
 
     // MARK: load
 
-    struct LoadedFile {
+    struct LoadedFile: Sendable {
         var summary: FileSummary
         /// Grouped file: one staging row per parent.
         var parentsUnique = false
         /// Loaded row by row (its rows were not in (parent, id) order).
         var perRow = false
+        /// styles, skus, photos: merged into product_styles while loading.
+        var merged = false
     }
 
-    private func load(_ p: FileProgress, path: String, schema: String, rejects: RejectWriter,
-                      products: ProductIDsLatch) throws -> LoadedFile {
-        var published = false
-        defer { if p.file == .product && !published { products.publish(nil) } }
-        let connection = try connect()
-        var productIDs: ProductIDs? = nil
-        if p.file == .related {
-            guard let ids = products.wait() else { throw ImportError.cancelled }
-            productIDs = ids
-        }
-        p.startedAt.store(monotonicNanos(), ordering: .relaxed)
-        p.phase.store(1, ordering: .relaxed)
-        let limit = options.maxRejects
-        var chunk: [UInt8] = []
-        chunk.reserveCapacity(CopyWriter.chunkSize + (1 << 16))
-        let out = ByteBuffer(capacity: 2 * CopyWriter.chunkSize)
-        var mode: DocumentRows.Mode = CatalogSQL.groupedFiles.contains(p.file) ? .grouped : .perRow
-        // Rejects already written by an earlier pass over this file (the converter is
-        // deterministic: a second pass reports the same rejects in the same order).
-        var rejectsWritten = 0
-        var result: (converter: CopyTextConverter, rows: DocumentRows)
-        while true {
-            let converter: CopyTextConverter
-            do { converter = try CopyTextConverter(file: p.file, path: path) } catch { throw ImportError.input(error.description) }
-            let rows = DocumentRows(file: p.file, mode: mode, products: productIDs)
-            var rejectIndex = 0
-            do {
-                try connection.execute(CatalogSQL.beginLoad(schema, p.file))
-                try connection.copyIn(CatalogSQL.copyStatement(schema, p.file)) { (writer: inout CopyWriter) throws in
-                    out.removeAll()
-                    BinaryCopy.appendHeader(out)
-                    var more = true
-                    while more {
-                        if cancelled.load(ordering: .relaxed) { throw ImportError.cancelled }
-                        chunk.removeAll(keepingCapacity: true)
-                        more = try converter.fill(&chunk, minimumBytes: CopyWriter.chunkSize) { reject in
-                            rejectIndex += 1
-                            guard rejectIndex > rejectsWritten else { return }
-                            rejects.write(reject)
-                            let total = totalRejected.add(1, ordering: .relaxed).newValue
-                            if let limit, total > limit { cancelled.store(true, ordering: .relaxed) }
-                        }
-                        try chunk.withUnsafeBufferPointer { try rows.consume($0, into: out) }
-                        if !more {
-                            rows.finish(into: out)
-                            BinaryCopy.appendTrailer(out)
-                        }
-                        try writer.write(out.bytes)
-                        out.removeAll()
-                        p.bytes.store(converter.stats.bytesRead, ordering: .relaxed)
-                        p.rows.store(converter.stats.rowsRead, ordering: .relaxed)
-                    }
-                }
-                try connection.execute("COMMIT")
-                result = (converter, rows)
-                break
-            } catch is RowsOutOfOrder {
-                _ = try? connection.execute("ROLLBACK")
-                rejectsWritten = max(rejectsWritten, rejectIndex)
-                mode = .perRow
-                logger.warning("\(p.file.fileName) is not in (\(CatalogSQL.parentColumn(p.file)), id) order: loading it again row by row (slower build)")
-            } catch ImportError.cancelled {
-                _ = try? connection.execute("ROLLBACK")
+    /// What every load job shares.
+    struct LoadContext: Sendable {
+        let schema: String
+        let paths: [CatalogFile: String]
+        let rejects: RejectWriter
+        let gates: [CatalogFile: RejectGate]
+        let progress: [CatalogFile: FileProgress]
+        let products: ProductIDsLatch
+    }
+
+    /// What a producer thread hands back.
+    private struct Produced: Sendable {
+        var stats = FileStats()
+        var orphaned = 0
+        var parentsUnique = false
+        var productIDs: ProductIDs?
+    }
+
+    private func writeReject(_ reject: Reject, _ rejects: RejectWriter) {
+        rejects.write(reject)
+        let total = totalRejected.add(1, ordering: .relaxed).newValue
+        if let limit = options.maxRejects, total > limit { cancelled.store(true, ordering: .relaxed) }
+    }
+
+    /// Maps what stops a load to the importer's errors (rolling back the COPY's transaction).
+    private func loadTransaction(_ connection: Connection, _ begin: String, _ body: () throws -> Void) throws {
+        do {
+            try connection.execute(begin)
+            try body()
+            try connection.execute("COMMIT")
+        } catch {
+            _ = try? connection.execute("ROLLBACK")
+            switch error {
+            case ImportError.cancelled:
                 let total = totalRejected.load(ordering: .relaxed)
-                if let limit, total > limit { throw ImportError.tooManyRejects(rejected: total, limit: String(limit)) }
+                if let limit = options.maxRejects, total > limit { throw ImportError.tooManyRejects(rejected: total, limit: String(limit)) }
                 throw ImportError.cancelled
-            } catch let error as CSVFileError {
-                _ = try? connection.execute("ROLLBACK")
+            case let error as CSVFileError:
                 throw ImportError.input(error.description)
-            } catch {
-                _ = try? connection.execute("ROLLBACK")
+            default:
                 throw error
             }
         }
-        let (converter, rows) = result
-        if p.file == .product {
-            products.publish(rows.productIDs)
-            published = true
-        }
+    }
+
+    private func started(_ p: FileProgress) {
+        p.startedAt.store(monotonicNanos(), ordering: .relaxed)
+        p.phase.store(1, ordering: .relaxed)
+    }
+
+    private func summary(_ p: FileProgress, _ produced: Produced) -> FileSummary {
         p.finishedAt.store(monotonicNanos(), ordering: .relaxed)
         p.phase.store(2, ordering: .relaxed)
-        let stats = converter.stats
+        let stats = produced.stats
         var summary = FileSummary(file: p.file.fileName)
         summary.bytes = stats.bytesRead
         summary.read = stats.rowsRead
         summary.loaded = stats.rowsAccepted  // refined after the build (orphans, drops)
         summary.repaired = stats.repaired
         summary.rejected = stats.rejected
-        summary.orphaned = rows.orphaned  // related.csv: counted while loading
+        summary.orphaned = produced.orphaned  // related.csv: counted while loading
         summary.loadSeconds = Double(p.finishedAt.load(ordering: .relaxed) - p.startedAt.load(ordering: .relaxed)) / 1e9
         if !options.showProgress {
             logger.info("loaded \(p.file.fileName)", metadata: [
@@ -279,7 +267,131 @@ public final class Importer: Sendable {
                 "seconds": "\(fixed(summary.loadSeconds, 1))",
             ])
         }
-        return LoadedFile(summary: summary, parentsUnique: mode == .grouped && rows.parentsUnique, perRow: mode == .perRow)
+        return summary
+    }
+
+    /// Loads one file into its staging table: grouped per parent, or again row by row if its
+    /// parents are out of order.
+    private func loadFile(_ file: CatalogFile, _ context: LoadContext) throws -> [CatalogFile: LoadedFile] {
+        let p = context.progress[file]!
+        var published = false
+        defer { if file == .product && !published { context.products.publish(nil) } }
+        let connection = try connect()
+        var productIDs: ProductIDs? = nil
+        if file == .related {
+            guard let ids = context.products.wait() else { throw ImportError.cancelled }
+            productIDs = ids
+        }
+        if p.startedAt.load(ordering: .relaxed) == 0 { started(p) }
+        var mode: DocumentRows.Mode = CatalogSQL.groupedFiles.contains(file) ? .grouped : .perRow
+        let table = CatalogSQL.rawTable(file)
+        let result = Shared(Produced())
+        while true {
+            do {
+                try loadTransaction(connection, CatalogSQL.beginLoad(context.schema, table: table)) {
+                    try copyThroughPipeline(connection, CatalogSQL.copyStatement(context.schema, table: table, columns: CatalogSQL.stagingColumns(file))) {
+                        [mode, productIDs] queue in
+                        try self.produceFile(file, mode: mode, products: productIDs, context: context, queue: queue, result: result)
+                    }
+                }
+                break
+            } catch is RowsOutOfOrder where mode == .grouped {
+                mode = .perRow
+                logger.warning("\(file.fileName) is not grouped by ascending \(CatalogSQL.parentColumn(file)): loading it again row by row (slower build)")
+            }
+        }
+        let produced = result.withLock { $0 }
+        if file == .product {
+            context.products.publish(produced.productIDs)
+            published = true
+        }
+        return [file: LoadedFile(summary: summary(p, produced), parentsUnique: mode == .grouped && produced.parentsUnique, perRow: mode == .perRow)]
+    }
+
+    /// The producer side of `loadFile` (on its own thread): converter, JSON pieces, chunks.
+    private func produceFile(_ file: CatalogFile, mode: DocumentRows.Mode, products: ProductIDs?, context: LoadContext,
+                             queue: ChunkQueue, result: Shared<Produced>) throws {
+        let p = context.progress[file]!
+        let converter: CopyTextConverter
+        do { converter = try CopyTextConverter(file: file, path: context.paths[file]!) } catch { throw ImportError.input(error.description) }
+        let rows = DocumentRows(file: file, mode: mode, products: products)
+        var pass = context.gates[file]!.pass()
+        var chunk: [UInt8] = []
+        chunk.reserveCapacity(CopyWriter.chunkSize + (1 << 16))
+        let out = ByteBuffer(capacity: 2 * CopyWriter.chunkSize)
+        BinaryCopy.appendHeader(out)
+        var more = true
+        while more {
+            if cancelled.load(ordering: .relaxed) { throw ImportError.cancelled }
+            chunk.removeAll(keepingCapacity: true)
+            more = try converter.fill(&chunk, minimumBytes: CopyWriter.chunkSize) { reject in
+                if pass.isNew() { self.writeReject(reject, context.rejects) }
+            }
+            try chunk.withUnsafeBufferPointer { try rows.consume($0, into: out) }
+            if !more {
+                rows.finish(into: out)
+                BinaryCopy.appendTrailer(out)
+            }
+            guard queue.put(Array(out.bytes)) else { return }
+            out.removeAll()
+            p.bytes.store(converter.stats.bytesRead, ordering: .relaxed)
+            p.rows.store(converter.stats.rowsRead, ordering: .relaxed)
+        }
+        result.withLock { r in
+            r.stats = converter.stats
+            r.orphaned = rows.orphaned
+            r.parentsUnique = rows.parentsUnique
+            r.productIDs = file == .product ? rows.productIDs : nil
+        }
+    }
+
+    /// styles.csv, skus.csv and photos.csv read together and merged into product_styles
+    /// (see StyleMerger); when they are not in the order that needs, each is loaded into its
+    /// own staging table instead and the build joins them in SQL.
+    private func loadStyleTree(_ context: LoadContext) throws -> [CatalogFile: LoadedFile] {
+        let files: [CatalogFile] = [.styles, .skus, .photos]
+        let connection = try connect()
+        for file in files { started(context.progress[file]!) }
+        let result = Shared<[CatalogFile: Produced]>([:])
+        do {
+            try loadTransaction(connection, CatalogSQL.beginLoad(context.schema, table: "product_styles")) {
+                try copyThroughPipeline(connection, CatalogSQL.copyStatement(context.schema, table: "product_styles", columns: CatalogSQL.productStylesColumns)) { queue in
+                    try self.produceMergedStyles(context, queue: queue, result: result)
+                }
+            }
+        } catch let error as RowsOutOfOrder {
+            logger.warning("\(error.file.fileName) is not in the export's order (styles by product and id, skus and photos by style): loading styles, skus and photos separately (slower build)")
+            var loaded: [CatalogFile: LoadedFile] = [:]
+            for file in files {
+                loaded.merge(try loadFile(file, context)) { a, _ in a }
+            }
+            return loaded
+        }
+        let produced = result.withLock { $0 }
+        return Dictionary(uniqueKeysWithValues: files.map { file in
+            (file, LoadedFile(summary: summary(context.progress[file]!, produced[file]!), merged: true))
+        })
+    }
+
+    private func produceMergedStyles(_ context: LoadContext, queue: ChunkQueue, result: Shared<[CatalogFile: Produced]>) throws {
+        var passes = context.gates.mapValues { $0.pass() }
+        func source(_ file: CatalogFile) throws -> GroupSource {
+            try GroupSource(file: file, path: context.paths[file]!, progress: context.progress[file]!) { reject in
+                if passes[file]!.isNew() { self.writeReject(reject, context.rejects) }
+            }
+        }
+        let styles = try source(.styles), skus = try source(.skus), photos = try source(.photos)
+        let merger = StyleMerger(styles: styles, skus: skus, photos: photos)
+        let out = ByteBuffer(capacity: 2 * CopyWriter.chunkSize)
+        try merger.run(into: out, chunkSize: CopyWriter.chunkSize) { out in
+            if self.cancelled.load(ordering: .relaxed) { throw ImportError.cancelled }
+            return queue.put(Array(out.bytes))
+        }
+        result.withLock { r in
+            for source in [styles, skus, photos] {
+                r[source.file] = Produced(stats: source.converter.stats)
+            }
+        }
     }
 
     private func checkRejectRate(_ report: ImportReport) throws {

@@ -28,55 +28,93 @@ enum JSONText {
         }
         // Worst case: every byte a control character, `\u00XX`.
         out.reserve(2 &+ 6 &* (end &- start))
-        out.put(0x22)
+        var w = out.cursor
+        w.pointee = 0x22
+        w += 1
         var i = start
         var run = start
         while i < end {
+            // Eight bytes at a time while none needs attention (the usual case: URLs, names).
+            while i &+ 8 <= end {
+                let word = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
+                if needsAttention(word) { break }
+                i &+= 8
+            }
+            guard i < end else { break }
             let b = p[i]
             if b >= 0x20 && b != 0x22 && b != 0x5C {
                 i &+= 1
                 continue
             }
-            if i > run { out.put(p + run, i &- run) }
+            if i > run {
+                w.update(from: p + run, count: i &- run)
+                w += i &- run
+            }
             if b == 0x5C && i &+ 1 < end {
                 // A COPY escape. `\\`, `\t`, `\n`, `\r` are spelled the same in JSON.
                 let e = p[i &+ 1]
                 switch e {
                 case 0x5C, 0x74, 0x6E, 0x72, 0x62, 0x66:  // \ t n r b f
-                    out.put(0x5C)
-                    out.put(e)
+                    w[0] = 0x5C
+                    w[1] = e
+                    w += 2
                 case 0x76:  // \v: vertical tab
-                    appendControl(out, 0x0B)
+                    writeControl(&w, 0x0B)
                 default:  // `\x` is x in COPY text
-                    if e == 0x22 { out.put(0x5C); out.put(0x22) } else if e < 0x20 { appendControl(out, e) } else { out.put(e) }
+                    if e == 0x22 {
+                        w[0] = 0x5C
+                        w[1] = 0x22
+                        w += 2
+                    } else if e < 0x20 {
+                        writeControl(&w, e)
+                    } else {
+                        w[0] = e
+                        w += 1
+                    }
                 }
                 i &+= 2
-            } else if b == 0x5C {
-                out.put(0x5C)
-                out.put(0x5C)
-                i &+= 1
-            } else if b == 0x22 {
-                out.put(0x5C)
-                out.put(0x22)
+            } else if b == 0x5C || b == 0x22 {
+                w[0] = 0x5C
+                w[1] = b
+                w += 2
                 i &+= 1
             } else {
-                appendControl(out, b)
+                writeControl(&w, b)
                 i &+= 1
             }
             run = i
         }
-        if i > run { out.put(p + run, i &- run) }
-        out.put(0x22)
+        if end > run {
+            w.update(from: p + run, count: end &- run)
+            w += end &- run
+        }
+        w.pointee = 0x22
+        out.commit(w + 1)
+    }
+
+    /// Whether any of eight bytes is a control character, `"` or `\` (SWAR: a byte is "zero"
+    /// after the XOR/subtract exactly when it matches; bytes >= 0x80 never match).
+    @inline(__always)
+    static func needsAttention(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        let control = (word &- ones &* 0x20) & ~word & high
+        let q = word ^ (ones &* 0x22)
+        let quote = (q &- ones) & ~q & high
+        let b = word ^ (ones &* 0x5C)
+        let backslash = (b &- ones) & ~b & high
+        return (control | quote | backslash) != 0
     }
 
     @inline(__always)
-    private static func appendControl(_ out: ByteBuffer, _ b: UInt8) {
+    private static func writeControl(_ w: inout UnsafeMutablePointer<UInt8>, _ b: UInt8) {
         let hex: StaticString = "0123456789abcdef"
         hex.withUTF8Buffer { h in
-            out.put(0x5C); out.put(0x75); out.put(0x30); out.put(0x30)  // \u00
-            out.put(h[Int(b >> 4)])
-            out.put(h[Int(b & 0x0F)])
+            w[0] = 0x5C; w[1] = 0x75; w[2] = 0x30; w[3] = 0x30  // \u00
+            w[4] = h[Int(b >> 4)]
+            w[5] = h[Int(b & 0x0F)]
         }
+        w += 6
     }
 
     /// Digits as a JSON number, or `null`.

@@ -39,6 +39,29 @@ struct DocumentRowsTests {
         #expect(try rendered(#"\N"#) { JSONText.appendString($0, $1, $2, $3) } is NSNull)
     }
 
+    @Test func theEightByteScanMissesNothing() {
+        // Every byte value in every position of a word, against the plain test.
+        for position in 0..<8 {
+            for value in 0...255 {
+                var bytes = [UInt8](repeating: 0x61, count: 8)
+                bytes[position] = UInt8(value)
+                let word = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+                let plain = value < 0x20 || value == 0x22 || value == 0x5C
+                #expect(JSONText.needsAttention(word) == plain, "byte \(value) at \(position)")
+            }
+        }
+        // Strings longer than a word, with the special byte anywhere.
+        for length in 1...40 {
+            for at in 0..<length {
+                let text = String(repeating: "x", count: at) + "\"" + String(repeating: "y", count: length - at - 1)
+                let out = ByteBuffer(capacity: 8)
+                Array(text.utf8).withUnsafeBufferPointer { JSONText.appendString(out, $0.baseAddress!, 0, $0.count) }
+                let parsed = try? JSONSerialization.jsonObject(with: Data(out.bytes), options: [.fragmentsAllowed]) as? String
+                #expect(parsed == text)
+            }
+        }
+    }
+
     @Test func pricesHaveTwoDecimalsAsStrings() throws {
         let cases = [("140", "140.00"), ("69.5", "69.50"), ("0.5", "0.50"), ("0", "0.00"), ("12.34", "12.34"), ("1234567890.1", "1234567890.10")]
         for (copy, shown) in cases {

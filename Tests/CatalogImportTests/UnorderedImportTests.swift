@@ -43,6 +43,17 @@ struct UnorderedImportTests {
             #expect(try unordered.scalar("SELECT to_regclass('\(report.schema).\(file)_by_parent') IS NOT NULL") == "t", "\(file)")
             #expect(try ordered.scalar("SELECT to_regclass('\(orderedReport.schema).\(file)_by_parent') IS NULL") == "t", "\(file)")
         }
+        // Only styles.csv out of order: skus and photos get one staging row per style each,
+        // and SQL joins them to the styles.
+        let stylesOnly = try Fixtures.copy(Fixtures.atelierHead)
+        try Self.moveFirstParentToTheEnd(stylesOnly + "/styles.csv")
+        let third = try CatalogDatabase("unorderedstyles")
+        let thirdReport = try third.runImport(stylesOnly) { $0.keepStaging = true }
+        #expect(try third.digest() == ordered.digest())
+        #expect(try third.scalar("SELECT count(*) > 0 FROM \(thirdReport.schema).raw_photos") == "t")
+        #expect(try third.scalar("SELECT to_regclass('\(thirdReport.schema).photos_by_parent') IS NULL") == "t")
+        #expect(try ordered.scalar("SELECT count(*) FROM \(orderedReport.schema).raw_photos") == "0")
+
         // Spot checks against the API's rules on the row-by-row path.
         #expect(try unordered.doc("related_doc", 1) as? [Int] == [2, 3, 8, 7])
         #expect(try unordered.doc("related_doc", 5) as? [Int] == [6, 8, 9, 1, 3])
