@@ -59,6 +59,7 @@ enum CatalogSQL {
         }
         let cols = productStylesColumns.map { "\($0.name) \($0.type)" }.joined(separator: ", ")
         sql += "CREATE UNLOGGED TABLE \(s).product_styles (\(cols)) WITH (autovacuum_enabled = off);\n"
+        sql += "ALTER TABLE \(s).product_styles ALTER doc SET STORAGE MAIN;\n"
         return sql
     }
 
@@ -181,6 +182,10 @@ enum CatalogSQL {
 
     /// The served table: one row per product, every response body pre-rendered. Its indexes
     /// exist before the rows go in (two connections fill it, each half of the products).
+    /// The documents are compressed in the row (`STORAGE MAIN`) rather than moved to the TOAST
+    /// table: a row is ~2.3 KB compressed, so a lookup reads one heap page and no TOAST index,
+    /// and the build writes one tuple per product instead of a tuple, a TOAST chunk and a
+    /// TOAST index entry (measured: 13.3 s instead of 15.1 s for half the products).
     static func createProductTable(_ s: String) -> String {
         """
         CREATE TABLE \(s).product (
@@ -192,6 +197,8 @@ enum CatalogSQL {
           related_doc text NOT NULL
         );
         CREATE UNIQUE INDEX product_rank ON \(s).product (rank);
+        ALTER TABLE \(s).product ALTER list_doc SET STORAGE MAIN, ALTER product_doc SET STORAGE MAIN,
+          ALTER styles_doc SET STORAGE MAIN, ALTER related_doc SET STORAGE MAIN;
         """
     }
 
