@@ -21,7 +21,13 @@ final class ChunkQueue: Sendable {
     private let items = DispatchSemaphore(value: 0)
     private let slots: DispatchSemaphore
 
-    init(capacity: Int) { slots = DispatchSemaphore(value: capacity) }
+    init(capacity: Int) {
+        // Created at 0 and raised: libdispatch traps when a semaphore is released with a value
+        // below the one it was created with, which is how this queue ends when the producer
+        // fails with chunks in flight.
+        slots = DispatchSemaphore(value: 0)
+        for _ in 0..<max(1, capacity) { slots.signal() }
+    }
 
     /// Producer: hands over a chunk (waits while the queue is full). False once the consumer
     /// stopped: the producer should return.
