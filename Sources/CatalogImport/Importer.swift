@@ -272,7 +272,7 @@ public final class Importer: Sendable {
 
     /// Loads one file into its staging table: grouped per parent, or again row by row if its
     /// parents are out of order.
-    private func loadFile(_ file: CatalogFile, _ context: LoadContext) throws -> [CatalogFile: LoadedFile] {
+    private func loadFile(_ file: CatalogFile, _ context: LoadContext, rowByRow: Bool = false) throws -> [CatalogFile: LoadedFile] {
         let p = context.progress[file]!
         var published = false
         defer { if file == .product && !published { context.products.publish(nil) } }
@@ -283,7 +283,7 @@ public final class Importer: Sendable {
             productIDs = ids
         }
         if p.startedAt.load(ordering: .relaxed) == 0 { started(p) }
-        var mode: DocumentRows.Mode = CatalogSQL.groupedFiles.contains(file) ? .grouped : .perRow
+        var mode: DocumentRows.Mode = CatalogSQL.groupedFiles.contains(file) && !rowByRow ? .grouped : .perRow
         let table = CatalogSQL.rawTable(file)
         let result = Shared(Produced())
         while true {
@@ -363,7 +363,8 @@ public final class Importer: Sendable {
             logger.warning("\(error.file.fileName) is not in the export's order (styles by product and id, skus and photos by style): loading styles, skus and photos separately (slower build)")
             var loaded: [CatalogFile: LoadedFile] = [:]
             for file in files {
-                loaded.merge(try loadFile(file, context)) { a, _ in a }
+                // The file whose parents were out of order would fail grouping again.
+                loaded.merge(try loadFile(file, context, rowByRow: file == error.file && file != .styles)) { a, _ in a }
             }
             return loaded
         }
