@@ -21,6 +21,10 @@ public final class FastCGIRequest {
     /// The last `FCGX_Accept_r` result (0: a request; negative: `-errno` or a libfcgi code).
     public private(set) var lastAcceptStatus: Int32 = 0
 
+    /// The connection this slot holds open (a kept FastCGI connection between requests), or
+    /// -1 when it holds none and `accept()` would take a new one from the listening socket.
+    public var connectionDescriptor: Int32 { raw.pointee.ipcFd }
+
     /// `listeningSocket` is 0 (`FCGI_LISTENSOCK_FILENO`) when spawned by a FastCGI master.
     public init(listeningSocket: Int32 = 0) throws(FastCGIError) {
         try FastCGIRuntime.initialize()

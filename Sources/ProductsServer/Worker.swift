@@ -26,19 +26,26 @@ public struct WorkerConfiguration: Sendable {
     public var reconnectInterval: Duration
     /// The listening socket: fd 0 (`FCGI_LISTENSOCK_FILENO`) under the master.
     public var listeningSocket: Int32
+    /// FastCGI connections the worker keeps open between requests (nginx's
+    /// `fastcgi_keep_conn on`). 0: libfcgi's own loop, one connection at a time. N > 0: the
+    /// worker polls the listening socket and its kept connections together (see
+    /// `WorkerLoop.runPolling`).
+    public var keptConnections: Int
 
     public init(
         database: String,
         applicationName: String = "products-server",
         connectTimeout: Int = 2,
         reconnectInterval: Duration = .milliseconds(250),
-        listeningSocket: Int32 = 0
+        listeningSocket: Int32 = 0,
+        keptConnections: Int = 0
     ) {
         self.database = database
         self.applicationName = applicationName
         self.connectTimeout = connectTimeout
         self.reconnectInterval = reconnectInterval
         self.listeningSocket = listeningSocket
+        self.keptConnections = keptConnections
     }
 }
 
@@ -64,22 +71,25 @@ public enum Worker {
             logger.critical("the master is gone (or the parent-death signal cannot be armed); exiting")
             exit(1)
         }
-        let request: FastCGIRequest
+        var slots: [FastCGIRequest] = []
         do {
-            request = try FastCGIRequest(listeningSocket: configuration.listeningSocket)
+            for _ in 0..<max(1, configuration.keptConnections) {
+                slots.append(try FastCGIRequest(listeningSocket: configuration.listeningSocket))
+            }
             try FastCGIRuntime.installShutdownHandlers()
         } catch {
             logger.critical("cannot start the FastCGI worker: \(error)")
             exit(1)
         }
-        var loop = WorkerLoop(configuration: configuration, request: request, logger: logger)
-        exit(loop.run())
+        var loop = WorkerLoop(configuration: configuration, request: slots[0], logger: logger)
+        exit(configuration.keptConnections > 0 ? loop.runPolling(slots: slots) : loop.run())
     }
 }
 
 struct WorkerLoop {
     private let configuration: WorkerConfiguration
-    private let request: FastCGIRequest
+    /// The request being served (with kept connections: the slot whose connection it came on).
+    private var request: FastCGIRequest
     private let logger: Logger
     private let router = Router()
     private var link: DatabaseLinkStateMachine
@@ -109,6 +119,80 @@ struct WorkerLoop {
         }
         logger.error("worker stopping: FastCGI accept failed (status \(request.lastAcceptStatus)\(Self.errnoSuffix(request.lastAcceptStatus)))")
         return 1
+    }
+
+    /// Serves with kept FastCGI connections. libfcgi's `FCGX_Accept_r` reads only the
+    /// connection a request slot holds, so a worker in `run()` holding a connection that nginx
+    /// keeps idle in its pool cannot take anything else (DESIGN.md's keep-conn pitfall). Here
+    /// every slot holds at most one connection; `poll` watches the listening socket (while a slot
+    /// is free) and every held connection, and whichever has a request is served:
+    ///
+    /// - a held connection that is readable: `FCGX_Accept_r` on its slot reads the next request;
+    ///   if nginx closed it instead, libfcgi frees the slot and tries `accept()`, which on the
+    ///   non-blocking listening socket returns EAGAIN when nothing waits (no blocking);
+    /// - the listening socket: a free slot accepts (EAGAIN when another worker was faster).
+    ///
+    /// The listening socket is made non-blocking for every worker sharing it (one open file
+    /// description), which is why this mode is all-or-nothing per server.
+    mutating func runPolling(slots: [FastCGIRequest]) -> Int32 {
+        let listener = configuration.listeningSocket
+        let flags = fcntl(listener, F_GETFL)
+        if flags < 0 || fcntl(listener, F_SETFL, flags | O_NONBLOCK) < 0 {
+            logger.critical("cannot make the listening socket non-blocking: \(String(cString: strerror(errno)))")
+            return 1
+        }
+        logger.debug("worker ready (polling, \(slots.count) kept connections)")
+        var fds = [pollfd](repeating: pollfd(), count: slots.count + 1)
+        var owners = [Int](repeating: -1, count: slots.count + 1)
+        while !FastCGIRuntime.isShutdownRequested {
+            var count = 0
+            let free = slots.firstIndex { $0.connectionDescriptor < 0 }
+            if free != nil {
+                fds[count] = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+                owners[count] = -1
+                count += 1
+            }
+            for (index, slot) in slots.enumerated() where slot.connectionDescriptor >= 0 {
+                fds[count] = pollfd(fd: slot.connectionDescriptor, events: Int16(POLLIN), revents: 0)
+                owners[count] = index
+                count += 1
+            }
+            // A timeout, so that a stop signal landing just before poll() is seen within 1 s.
+            let ready = poll(&fds, nfds_t(count), 1000)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                logger.error("worker stopping: poll failed: \(String(cString: strerror(errno)))")
+                return 1
+            }
+            var listenerReady = false
+            for k in 0..<count where fds[k].revents != 0 {
+                if owners[k] < 0 { listenerReady = true; continue }
+                if !serve(slots[owners[k]]) { return 1 }
+                if FastCGIRuntime.isShutdownRequested { break }
+            }
+            if listenerReady, !FastCGIRuntime.isShutdownRequested,
+               let slot = slots.first(where: { $0.connectionDescriptor < 0 }) {
+                if !serve(slot) { return 1 }
+            }
+        }
+        connection = nil
+        logger.debug("worker stopping: shutdown requested")
+        return 0
+    }
+
+    /// One `FCGX_Accept_r` on `slot` and, if it brought a request, the answer. False when the
+    /// worker must stop (accepting failed with anything but "nothing waiting").
+    private mutating func serve(_ slot: FastCGIRequest) -> Bool {
+        request = slot
+        if slot.accept() {
+            handleRequest()
+            slot.finish()
+            return true
+        }
+        let status = slot.lastAcceptStatus
+        if status == -EAGAIN || status == -EWOULDBLOCK || FastCGIRuntime.isShutdownRequested { return true }
+        logger.error("worker stopping: FastCGI accept failed (status \(status)\(Self.errnoSuffix(status)))")
+        return false
     }
 
     private mutating func handleRequest() {

@@ -51,7 +51,7 @@ struct ProductsServerCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp(
         "Worker processes (default: \(ServerConfiguration.workersPerCPU) per usable CPU, \(ServerConfiguration.defaultWorkerCount()) here).",
-        discussion: "Usable CPUs: online, within the affinity mask and any cgroup CPU quota. Each worker handles one request at a time and holds one PostgreSQL connection, and spends much of a request waiting on PostgreSQL or nginx, hence several per CPU; nginx and PostgreSQL share these CPUs, hence only a few. nginx's concurrency towards this server (and any fastcgi keep-alive pool) must not exceed this number.",
+        discussion: "Usable CPUs: online, within the affinity mask and any cgroup CPU quota. Each worker handles one request at a time and holds one PostgreSQL connection, and spends much of a request waiting on PostgreSQL or nginx, hence several per CPU; nginx and PostgreSQL share these CPUs, hence only a few. nginx's FastCGI keep-alive pool (upstream keepalive × nginx workers) must not exceed workers × --kept-connections.",
         valueName: "n"))
     var workers: Int?
 
@@ -81,6 +81,12 @@ struct ProductsServerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write the master's pid here (removed on exit).", valueName: "path"))
     var pidFile: String?
 
+    @Option(help: ArgumentHelp(
+        "FastCGI connections each worker keeps open for nginx (fastcgi_keep_conn on). 0: one connection at a time, libfcgi's own loop.",
+        discussion: "With N > 0 a worker polls the listening socket and up to N kept connections together and serves whichever has a request, so a kept connection never parks the worker (libfcgi's own loop would block on it). nginx's upstream keepalive (per nginx worker) times nginx's workers must stay below workers x N. Measured in docs/performance.md.",
+        valueName: "n"))
+    var keptConnections: Int = 16
+
     @Flag(help: ArgumentHelp(
         "Internal: run as one worker, serving FastCGI on the socket at fd 0 (the master passes this).",
         discussion: "Also usable under spawn-fcgi or systemd socket activation with Accept=no and StandardInput=socket."))
@@ -90,6 +96,7 @@ struct ProductsServerCommand: ParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level \(logLevel): expected one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        guard (0...64).contains(keptConnections) else { throw ValidationError("--kept-connections must be 0-64") }
         if worker { return }
         guard let listen else { throw ValidationError("--listen is required, e.g. --listen /run/products/fcgi.sock") }
         do { _ = try ListenAddress(parsing: listen) } catch { throw ValidationError(error.description) }
@@ -110,7 +117,8 @@ struct ProductsServerCommand: ParsableCommand {
         if worker {
             var logger = Logger(label: "products-server.worker")
             logger[metadataKey: "pid"] = "\(getpid())"
-            Worker.run(WorkerConfiguration(database: conninfo, applicationName: "products-server"), logger: logger)
+            Worker.run(WorkerConfiguration(database: conninfo, applicationName: "products-server",
+                                           keptConnections: keptConnections), logger: logger)
         }
 
         var logger = Logger(label: "products-server.master")
@@ -122,7 +130,7 @@ struct ProductsServerCommand: ParsableCommand {
             socketGroup: socketGroup,
             gracefulTimeout: .seconds(gracefulTimeout),
             pidFile: pidFile,
-            workerArguments: ["--worker", "--log-level", logLevel],
+            workerArguments: ["--worker", "--log-level", logLevel, "--kept-connections", String(keptConnections)],
             workerEnvironment: ["PRODUCTS_DATABASE": conninfo])
         let status: Int32
         do {
