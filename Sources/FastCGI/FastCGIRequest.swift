@@ -55,6 +55,12 @@ public final class FastCGIRequest {
         FCGX_Finish_r(raw)
     }
 
+    /// Closes the connection this slot holds between requests (a kept connection), so that the
+    /// slot can accept a new one. nginx drops a closed connection from its keep-alive pool.
+    public func closeConnection() {
+        FCGX_Free(raw, 1)
+    }
+
     /// Lends the bytes of parameter `name` (without the terminating NUL), or `nil` when it is
     /// absent. Valid only inside `body`.
     public func withParam<R, E: Error>(_ name: StaticString, _ body: (UnsafeRawBufferPointer?) throws(E) -> R) throws(E) -> R {

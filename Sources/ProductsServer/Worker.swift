@@ -130,7 +130,10 @@ struct WorkerLoop {
     /// - a held connection that is readable: `FCGX_Accept_r` on its slot reads the next request;
     ///   if nginx closed it instead, libfcgi frees the slot and tries `accept()`, which on the
     ///   non-blocking listening socket returns EAGAIN when nothing waits (no blocking);
-    /// - the listening socket: a free slot accepts (EAGAIN when another worker was faster).
+    /// - the listening socket: a free slot accepts (EAGAIN when another worker was faster). With
+    ///   every slot holding a connection, the least recently used one is closed first: a new
+    ///   connection means nginx's pool is larger than this server's slots (or it is overloaded),
+    ///   and it must not wait in the backlog behind idle kept connections.
     ///
     /// The listening socket is made non-blocking for every worker sharing it (one open file
     /// description), which is why this mode is all-or-nothing per server.
@@ -144,14 +147,13 @@ struct WorkerLoop {
         logger.debug("worker ready (polling, \(slots.count) kept connections)")
         var fds = [pollfd](repeating: pollfd(), count: slots.count + 1)
         var owners = [Int](repeating: -1, count: slots.count + 1)
+        var lastUsed = [UInt64](repeating: 0, count: slots.count)
+        var clock: UInt64 = 0
         while !FastCGIRuntime.isShutdownRequested {
             var count = 0
-            let free = slots.firstIndex { $0.connectionDescriptor < 0 }
-            if free != nil {
-                fds[count] = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
-                owners[count] = -1
-                count += 1
-            }
+            fds[count] = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            owners[count] = -1
+            count += 1
             for (index, slot) in slots.enumerated() where slot.connectionDescriptor >= 0 {
                 fds[count] = pollfd(fd: slot.connectionDescriptor, events: Int16(POLLIN), revents: 0)
                 owners[count] = index
@@ -167,12 +169,22 @@ struct WorkerLoop {
             var listenerReady = false
             for k in 0..<count where fds[k].revents != 0 {
                 if owners[k] < 0 { listenerReady = true; continue }
+                clock += 1
+                lastUsed[owners[k]] = clock
                 if !serve(slots[owners[k]]) { return 1 }
                 if FastCGIRuntime.isShutdownRequested { break }
             }
-            if listenerReady, !FastCGIRuntime.isShutdownRequested,
-               let slot = slots.first(where: { $0.connectionDescriptor < 0 }) {
-                if !serve(slot) { return 1 }
+            if listenerReady, !FastCGIRuntime.isShutdownRequested {
+                var index = slots.firstIndex { $0.connectionDescriptor < 0 }
+                if index == nil, let oldest = lastUsed.indices.min(by: { lastUsed[$0] < lastUsed[$1] }) {
+                    slots[oldest].closeConnection()
+                    index = oldest
+                }
+                if let index {
+                    clock += 1
+                    lastUsed[index] = clock
+                    if !serve(slots[index]) { return 1 }
+                }
             }
         }
         connection = nil

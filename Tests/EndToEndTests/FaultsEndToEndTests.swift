@@ -63,6 +63,21 @@ struct FaultsEndToEndTests {
         #expect(try HTTP.request(port: stack.port, "GET", "/products/1").status == 200)
     }
 
+    /// nginx keeps up to 32 FastCGI connections per nginx worker (`keepalive 32`); one worker
+    /// holds 16. With 40 clients at once nginx opens more connections than the worker has
+    /// slots: the worker must close an idle kept one to take each new one, or the new ones wait
+    /// in the backlog behind idle kept connections until nginx's 3 s read timeout (504).
+    @Test func morePooledConnectionsThanWorkerSlotsAllGetAnswers() throws {
+        let stack = ProductsStack.launch(name: "slots", data: .atelierHead, cache: false, workers: 1)
+        defer { stack.stop() }
+        let loads = (0..<40).map { _ in Load(port: stack.port, target: "/products/1/styles") }
+        sleep(5)  // longer than fastcgi_read_timeout (3 s): a starved connection would show
+        var statuses: [Int: Int] = [:]
+        for load in loads { statuses.merge(load.stop(), uniquingKeysWith: +) }
+        #expect(statuses.keys.allSatisfy { $0 == 200 }, "\(statuses)")
+        #expect(statuses[200, default: 0] >= 200, "\(statuses)")
+    }
+
     @Test func theServiceRecoversFromADatabaseRestartByItself() throws {
         let cluster = try TestCluster(name: "restart")
         let stack = ProductsStack.launch(name: "restart", data: .atelierHead, cache: false, cluster: cluster)
