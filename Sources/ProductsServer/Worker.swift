@@ -124,8 +124,8 @@ struct WorkerLoop {
     /// Serves with kept FastCGI connections. libfcgi's `FCGX_Accept_r` reads only the
     /// connection a request slot holds, so a worker in `run()` holding a connection that nginx
     /// keeps idle in its pool cannot take anything else (DESIGN.md's keep-conn pitfall). Here
-    /// every slot holds at most one connection; `poll` watches the listening socket (while a slot
-    /// is free) and every held connection, and whichever has a request is served:
+    /// every slot holds at most one connection; `poll` watches the listening socket and every held
+    /// connection, and whichever has a request is served:
     ///
     /// - a held connection that is readable: `FCGX_Accept_r` on its slot reads the next request;
     ///   if nginx closed it instead, libfcgi frees the slot and tries `accept()`, which on the

@@ -83,7 +83,7 @@ struct ProductsServerCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp(
         "FastCGI connections each worker keeps open for nginx (fastcgi_keep_conn on). 0: one connection at a time, libfcgi's own loop.",
-        discussion: "With N > 0 a worker polls the listening socket and up to N kept connections together and serves whichever has a request, so a kept connection never parks the worker (libfcgi's own loop would block on it). nginx's upstream keepalive (per nginx worker) times nginx's workers must stay below workers x N. Measured in docs/performance.md.",
+        discussion: "With N > 0 a worker polls the listening socket and up to N kept connections together and serves whichever has a request, so a kept connection never parks the worker (libfcgi's own loop would block on it). Size nginx's upstream keepalive (per nginx worker) times nginx's workers at most workers x N; beyond that a worker closes its least recently used kept connection to take a new one. Measured in docs/performance.md.",
         valueName: "n"))
     var keptConnections: Int = 16
 
