@@ -57,6 +57,13 @@ public final class Listener {
         case .tcp(let host, let port):
             (fd, isLoopback) = try Listener.bindTCP(host: host, port: port)
             socketFile = nil
+        case .systemd:
+            // Already bound and listening, with the .socket unit's mode, group and backlog:
+            // adopted as it is, and never unlinked (the socket unit owns the file).
+            (fd, isLoopback) = try Listener.adoptSystemdSocket()
+            fileDescriptor = fd
+            socketFile = nil
+            return
         }
         do {
             try syscall("listen") { listen(fd, backlog) }
@@ -128,6 +135,51 @@ public final class Listener {
         guard error == 0 else { throw SyscallError(function: "getgrnam_r(\(name))", errno: error) }
         guard result != nil else { throw ConfigurationError("--socket-group \(name): no such group") }
         return group.gr_gid
+    }
+
+    // MARK: - systemd socket activation
+
+    /// The first descriptor systemd passes (`SD_LISTEN_FDS_START`).
+    static let systemdFirstDescriptor: Int32 = 3
+
+    /// sd_listen_fds(3) without libsystemd: `LISTEN_PID` must be this process and
+    /// `LISTEN_FDS` exactly 1 (one listener; `Accept=no`). The variables are removed so the
+    /// workers, which get the socket as fd 0, never read them. Returns fd 3, close-on-exec
+    /// (workers get it through their own dup2), and whether it is a unix or loopback socket.
+    public static func adoptSystemdSocket(
+        environment: (String) -> String? = { getenv($0).map { String(cString: $0) } }
+    ) throws -> (fd: Int32, isLoopback: Bool) {
+        defer { for name in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] { unsetenv(name) } }
+        guard let pidText = environment("LISTEN_PID"), let countText = environment("LISTEN_FDS") else {
+            throw ConfigurationError("--listen systemd: no socket passed (LISTEN_FDS/LISTEN_PID unset): start it through its .socket unit")
+        }
+        guard pid_t(pidText) == getpid() else {
+            throw ConfigurationError("--listen systemd: LISTEN_PID=\(pidText) is not this process (\(getpid())): the sockets were meant for another one")
+        }
+        guard countText == "1" else {
+            throw ConfigurationError("--listen systemd: LISTEN_FDS=\(countText); expected exactly one listening socket (ListenStream= once, Accept=no)")
+        }
+        let fd = systemdFirstDescriptor
+        var accepting: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        try syscall("getsockopt(fd 3, SO_ACCEPTCONN)") { getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) }
+        guard accepting != 0 else {
+            throw ConfigurationError("--listen systemd: fd 3 is a socket but not listening (the .socket unit needs Accept=no)")
+        }
+        try syscall("fcntl(fd 3, F_SETFD)") { fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        var storage = sockaddr_storage()
+        var storageLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        try withUnsafeMutablePointer(to: &storage) { pointer in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                _ = try syscall("getsockname(fd 3)") { getsockname(fd, address, &storageLength) }
+            }
+        }
+        let isLoopback = withUnsafeMutablePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                Int32(address.pointee.sa_family) == AF_UNIX || Listener.isLoopback(address)
+            }
+        }
+        return (fd, isLoopback)
     }
 
     // MARK: - TCP

@@ -19,10 +19,19 @@ public enum ListenAddress: Sendable, Equatable, CustomStringConvertible {
     /// `host:port`. libfcgi's FastCGI parser must never face a public interface
     /// (CVE-2025-23016 is only partly fixed in Debian 12): loopback or a private network only.
     case tcp(host: String, port: UInt16)
+    /// The one listening socket systemd passes (socket activation: `LISTEN_FDS=1`, fd 3).
+    /// The `.socket` unit owns it, with its path or port, mode, group and `IPAddressAllow=`:
+    /// it outlives restarts of the service, so connections wait in its backlog while the
+    /// server restarts (an upgrade) instead of being refused.
+    case systemd
 
     /// `unix:/run/products/fcgi.sock`, `/run/products/fcgi.sock` (anything with a `/`),
-    /// `127.0.0.1:9000`, `[::1]:9000`, `localhost:9000`.
+    /// `127.0.0.1:9000`, `[::1]:9000`, `localhost:9000`, `systemd`.
     public init(parsing text: String) throws(ConfigurationError) {
+        if text == "systemd" {
+            self = .systemd
+            return
+        }
         if text.hasPrefix("unix:") {
             let path = String(text.dropFirst("unix:".count))
             guard !path.isEmpty else { throw ConfigurationError("--listen unix: needs a path, e.g. unix:/run/products/fcgi.sock") }
@@ -72,6 +81,7 @@ public enum ListenAddress: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .unix(let path): "unix:\(path)"
         case .tcp(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        case .systemd: "systemd"
         }
     }
 }

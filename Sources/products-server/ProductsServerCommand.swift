@@ -44,6 +44,7 @@ struct ProductsServerCommand: ParsableCommand {
 
         EXAMPLES
           products-server --listen /run/products/fcgi.sock --socket-group www-data
+          products-server --listen systemd    (ExecStart= of a socket-activated unit)
           PRODUCTS_DATABASE='host=/run/postgresql dbname=products user=products_api' \\
             products-server --workers 8 --listen 127.0.0.1:9000
         """
@@ -56,8 +57,8 @@ struct ProductsServerCommand: ParsableCommand {
     var workers: Int?
 
     @Option(help: ArgumentHelp(
-        "Where to listen: a unix socket path (/run/products/fcgi.sock or unix:/path) or host:port for TCP.",
-        discussion: "TCP is for loopback or a private network only: libfcgi must never face a public interface (CVE-2025-23016). A leftover socket file is replaced only if nothing listens on it.",
+        "Where to listen: a unix socket path (/run/products/fcgi.sock or unix:/path), host:port for TCP, or `systemd`.",
+        discussion: "TCP is for loopback or a private network only: libfcgi must never face a public interface (CVE-2025-23016). A leftover socket file is replaced only if nothing listens on it. `systemd`: socket activation, the one socket systemd passes as fd 3 (LISTEN_FDS=1 for this pid); its .socket unit owns the path, mode, group and backlog (--socket-mode/--socket-group are ignored), and it keeps listening while the service restarts, so an upgrade queues connections instead of refusing them.",
         valueName: "address"))
     var listen: String?
 

@@ -34,6 +34,21 @@ import Glibc
         #expect(fileMode(of: path) == nil)
     }
 
+    @Test(arguments: [
+        ([:], "no socket passed"),
+        (["LISTEN_PID": "1", "LISTEN_FDS": "1"], "is not this process"),
+        (["LISTEN_PID": "self", "LISTEN_FDS": "2"], "expected exactly one listening socket"),
+    ] as [([String: String], String)])
+    func socketActivationRefusesWhatSystemdDidNotPassToThisProcess(environment: [String: String], message: String) {
+        let pid = String(getpid())
+        do {
+            _ = try Listener.adoptSystemdSocket { name in environment[name].map { $0 == "self" ? pid : $0 } }
+            Issue.record("adopted a socket with \(environment)")
+        } catch {
+            #expect("\(error)".contains(message), "\(error)")
+        }
+    }
+
     @Test func replacesAStaleSocketNobodyListensOn() throws {
         let directory = try temporaryDirectory()
         defer { rmdir(directory) }

@@ -126,6 +126,36 @@ import Glibc
         #expect(!workers.contains(where: running), "workers outlived a killed master\n\(master.log())")
     }
 
+    @Test func servesASocketPassedBySystemdAndLeavesItListeningAfterExit() throws {
+        // Socket activation: the socket belongs to the .socket unit (here: this test). The
+        // master serves it, and when it stops the socket stays bound and listening, so a
+        // restart (an upgrade) queues connections in the backlog instead of refusing them.
+        var template = Array("/tmp/products-activated-XXXXXX".utf8CString)
+        let directory = String(cString: try #require(template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }))
+        defer { rmdir(directory) }
+        let path = directory + "/fcgi.sock"
+        let owned = try Listener(address: .unix(path: path), socketMode: 0o600, socketGroup: nil, backlog: 64)
+        defer { owned.removeSocketFile() }
+        let master = try MasterProcess.start(workers: 2, gracefulTimeout: 5, activatedSocket: owned.fileDescriptor)
+        defer { master.cleanUp() }
+        _ = try master.waitForWorkers(2)
+        let response = try fastCGIGet(socketPath: path, path: "/products/1")
+        #expect(response.hasPrefix("Status: 503"), "\(response)\n\(master.log())")
+        #expect(master.log().contains("address=systemd"), "\(master.log())")
+        kill(master.pid, SIGTERM)
+        #expect(master.waitForExit(within: .seconds(7)) == .exited(0), "\(master.log())")
+        #expect(fileMode(path) != nil, "the master removed the socket file it does not own")
+        #expect(canConnect(path), "the passed socket no longer listens after the master exited")
+    }
+
+    @Test func refusesToStartWithoutThePassedSocket() throws {
+        // --listen systemd outside socket activation: a clear error, exit 1.
+        let master = try MasterProcess.start(workers: 1, gracefulTimeout: 5, socketPath: "systemd")
+        defer { master.cleanUp() }
+        #expect(master.waitForExit(within: .seconds(5)) == .exited(1))
+        #expect(master.log().contains("no socket passed"), "\(master.log())")
+    }
+
     @Test func refusesASocketAnotherMasterIsServing() throws {
         let first = try MasterProcess.start(workers: 1, gracefulTimeout: 5)
         defer { first.cleanUp() }
@@ -156,8 +186,11 @@ private final class MasterProcess {
         self.socketPath = socketPath
     }
 
+    /// `activatedSocket`: a listening socket this test bound, passed the way systemd's socket
+    /// activation does (fd 3, `LISTEN_FDS=1`, `LISTEN_PID` = the server's pid, through a shell
+    /// that sets it and execs), with `--listen systemd`.
     static func start(workers: Int, gracefulTimeout: Int, socketPath: String? = nil,
-                      ownProcessGroup: Bool = false) throws -> MasterProcess {
+                      ownProcessGroup: Bool = false, activatedSocket: Int32? = nil) throws -> MasterProcess {
         let binary = try productsServerBinary()
         var template = Array("/tmp/products-master-XXXXXX".utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
@@ -165,18 +198,22 @@ private final class MasterProcess {
         }
         let directory = String(cString: made)
         let socketPath = socketPath ?? directory + "/fcgi.sock"
-        let arguments = [
-            binary, "--workers", "\(workers)", "--listen", socketPath,
+        var arguments = [
+            binary, "--workers", "\(workers)", "--listen", activatedSocket == nil ? socketPath : "systemd",
             // Nothing listens on port 1: the connection is refused at once.
             "--database", "host=127.0.0.1 port=1 dbname=products connect_timeout=2",
             "--graceful-timeout", "\(gracefulTimeout)", "--socket-mode", "0660",
         ]
+        if activatedSocket != nil {
+            arguments = ["/bin/sh", "-c", #"LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@""#] + arguments
+        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, directory + "/master.log", O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        if let activatedSocket { posix_spawn_file_actions_adddup2(&actions, activatedSocket, 3) }
         let argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var attributes = posix_spawnattr_t()
@@ -187,8 +224,8 @@ private final class MasterProcess {
             posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
         }
         var pid: pid_t = 0
-        let error = posix_spawn(&pid, binary, &actions, &attributes, argv, environ)
-        guard error == 0 else { throw SyscallError(function: "posix_spawn(\(binary))", errno: error) }
+        let error = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, environ)
+        guard error == 0 else { throw SyscallError(function: "posix_spawn(\(arguments[0]))", errno: error) }
         return MasterProcess(pid: pid, directory: directory, socketPath: socketPath)
     }
 

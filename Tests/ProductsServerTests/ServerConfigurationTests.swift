@@ -13,6 +13,7 @@ import Glibc
         ("127.0.0.1:9000", .tcp(host: "127.0.0.1", port: 9000)),
         ("localhost:9000", .tcp(host: "localhost", port: 9000)),
         ("[::1]:9000", .tcp(host: "::1", port: 9000)),
+        ("systemd", .systemd),
     ])
     func parses(text: String, expected: ListenAddress) throws {
         #expect(try ListenAddress(parsing: text) == expected)
