@@ -1,0 +1,193 @@
+# hosts.sh: fresh Debian 12 hosts on this machine, for the deploy and scale-out tests.
+# Sourced by Deploy/host/test-fresh-host (and the cluster test). Needs root.
+#
+# A host is a systemd-nspawn container that boots systemd as PID 1, with its own network
+# namespace on a private bridge (10.88.0.0/24 by default, this machine at .1), optionally
+# limited by cgroup v1 CPU and memory limits like a small cloud instance. Its tree is a copy
+# of a cached debootstrap base, so every test starts from a pristine host.
+#
+#   hosts_init                      packages, the nspawn tmpfs, the bridge
+#   hosts_base PACKAGE...           the cached base tree; the packages' .debs are downloaded
+#                                   into its apt cache (hosts have no route out: an install
+#                                   inside finds them there, as from a local mirror)
+#   host_create NAME ADDRESS        a fresh tree and a network namespace with ADDRESS
+#   host_boot NAME [CPUS [MEM_MB]]  boots it in the background (CPUS may be fractional);
+#                                   a reboot from inside boots it again
+#   host_wait NAME [SECONDS]        until systemd inside says running (or degraded)
+#   host_exec NAME CMD...           runs CMD inside (all namespaces of its PID 1)
+#   host_copy NAME SRC DEST         copies a file into the host's tree
+#   host_stop NAME                  powers it off (poweroff; SIGKILL after 30 s)
+#   hosts_cleanup                   stops every host, removes trees, namespaces, bridge, cgroups
+#
+# The rules of this workplace: traffic goes only to these hosts' addresses; the namespaces
+# are never routed anywhere else.
+
+HOSTS_CACHE=${HOSTS_CACHE:-/var/cache/products-hosts}
+HOSTS_WORK=${HOSTS_WORK:-/var/tmp/products-hosts}
+HOSTS_BRIDGE=${HOSTS_BRIDGE:-prodbr0}
+HOSTS_NET=${HOSTS_NET:-10.88.0}
+HOSTS_MIRROR=${HOSTS_MIRROR:-}
+declare -A HOST_ADDRESS=()
+
+hosts_log() { echo "hosts: $*" >&2; }
+
+hosts_init() {
+  local need=()
+  command -v debootstrap >/dev/null || need+=(debootstrap)
+  command -v systemd-nspawn >/dev/null || need+=(systemd-container)
+  if [ ${#need[@]} -gt 0 ]; then
+    hosts_log "installing ${need[*]}"
+    apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 \
+      || { apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null; }
+  fi
+  # systemd-nspawn on a machine whose PID 1 is not systemd needs this on a tmpfs.
+  mkdir -p /run/systemd/nspawn
+  mountpoint -q /run/systemd/nspawn || mount -t tmpfs tmpfs /run/systemd/nspawn
+  mkdir -p "$HOSTS_WORK"
+  if ! ip link show "$HOSTS_BRIDGE" >/dev/null 2>&1; then
+    ip link add "$HOSTS_BRIDGE" type bridge
+    ip addr add "$HOSTS_NET.1/24" dev "$HOSTS_BRIDGE"
+    ip link set "$HOSTS_BRIDGE" up
+  fi
+}
+
+# The base tree: debootstrap once, then per package list a copy whose apt cache holds them.
+hosts_base() {
+  local key base
+  key=$(printf '%s\n' "$@" | sort | sha256sum | cut -c1-12)
+  HOSTS_BASE=$HOSTS_CACHE/bookworm-$key
+  [ -f "$HOSTS_BASE/.complete" ] && return 0
+  base=$HOSTS_CACHE/bookworm-minbase
+  if [ ! -f "$base/.complete" ]; then
+    hosts_log "debootstrap bookworm (once; cached in $base)"
+    rm -rf "$base"; mkdir -p "$HOSTS_CACHE"
+    debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,iproute2,ca-certificates,procps \
+      bookworm "$base" $HOSTS_MIRROR >"$HOSTS_CACHE/debootstrap.log" 2>&1 \
+      || { tail -5 "$HOSTS_CACHE/debootstrap.log" >&2; return 1; }
+    touch "$base/.complete"
+  fi
+  hosts_log "base tree with ${*} in its apt cache (once; $HOSTS_BASE)"
+  rm -rf "$HOSTS_BASE.tmp"; cp -a "$base" "$HOSTS_BASE.tmp"
+  cp /etc/resolv.conf "$HOSTS_BASE.tmp/etc/resolv.conf"
+  # Keep downloaded packages (a cloud image's apt may clean them; this one must not).
+  echo 'Binary::apt::APT::Keep-Downloaded-Packages "true";' >"$HOSTS_BASE.tmp/etc/apt/apt.conf.d/01keep"
+  systemd-nspawn -q --register=no --keep-unit -D "$HOSTS_BASE.tmp" --pipe /bin/sh -c \
+    "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --download-only --no-install-recommends $*" \
+    >"$HOSTS_CACHE/apt.log" 2>&1 || { tail -20 "$HOSTS_CACHE/apt.log" >&2; return 1; }
+  # A pristine host: no machine id (systemd makes one at first boot), no resolver of ours.
+  : >"$HOSTS_BASE.tmp/etc/machine-id"; rm -f "$HOSTS_BASE.tmp/etc/resolv.conf"
+  touch "$HOSTS_BASE.tmp/.complete"
+  mv -T "$HOSTS_BASE.tmp" "$HOSTS_BASE"
+}
+
+host_tree() { echo "$HOSTS_WORK/$1/root"; }
+host_netns() { echo "products-$1"; }
+
+host_create() {
+  local name=$1 address=$2 tree netns veth
+  tree=$(host_tree "$name"); netns=$(host_netns "$name"); veth="vp-$name"
+  [ ${#veth} -le 15 ] || { hosts_log "host name too long: $name"; return 1; }
+  rm -rf "$HOSTS_WORK/$name"; mkdir -p "$HOSTS_WORK/$name"
+  cp -a "$HOSTS_BASE" "$tree"; rm -f "$tree/.complete"
+  echo "$name" >"$tree/etc/hostname"
+  ip netns add "$netns"
+  ip link add "$veth" type veth peer name host0
+  ip link set host0 netns "$netns"
+  ip link set "$veth" master "$HOSTS_BRIDGE" up
+  ip netns exec "$netns" ip link set lo up
+  ip netns exec "$netns" ip addr add "$address/24" dev host0
+  ip netns exec "$netns" ip link set host0 up
+  HOST_ADDRESS[$name]=$address
+  echo "$address" >"$HOSTS_WORK/$name/address"
+}
+
+# Boots in the background; the loop boots it again after a reboot (nspawn exits 133 then).
+host_boot() {
+  local name=$1 cpus=${2:-} mem=${3:-} tree; tree=$(host_tree "$name")
+  (
+    if [ -n "$cpus" ] || [ -n "$mem" ]; then
+      if [ -n "$cpus" ]; then
+        mkdir -p "/sys/fs/cgroup/cpu/products-$name"
+        echo 100000 >"/sys/fs/cgroup/cpu/products-$name/cpu.cfs_period_us"
+        awk -v c="$cpus" 'BEGIN {printf "%d\n", c * 100000}' >"/sys/fs/cgroup/cpu/products-$name/cpu.cfs_quota_us"
+        echo $BASHPID >"/sys/fs/cgroup/cpu/products-$name/tasks"
+      fi
+      if [ -n "$mem" ]; then
+        mkdir -p "/sys/fs/cgroup/memory/products-$name"
+        echo $((mem * 1048576)) >"/sys/fs/cgroup/memory/products-$name/memory.limit_in_bytes"
+        echo $BASHPID >"/sys/fs/cgroup/memory/products-$name/tasks"
+      fi
+    fi
+    while :; do
+      systemd-nspawn -q --register=no --keep-unit -D "$tree" --boot \
+        --network-namespace-path="/run/netns/$(host_netns "$name")" </dev/null >>"$HOSTS_WORK/$name/console.log" 2>&1
+      rc=$?
+      [ $rc = 133 ] || break   # 133: the container rebooted
+      echo "--- reboot $(date -Is)" >>"$HOSTS_WORK/$name/console.log"
+    done
+    echo "$rc" >"$HOSTS_WORK/$name/exit"
+  ) &
+  echo $! >"$HOSTS_WORK/$name/loop.pid"
+  rm -f "$HOSTS_WORK/$name/exit"
+}
+
+# PID 1 of the container: the systemd whose parent is the inner systemd-nspawn.
+host_pid() {
+  local name=$1 tree pid
+  tree=$(host_tree "$name")
+  for pid in $(pgrep -f "systemd-nspawn .*-D $tree " || true); do
+    local child
+    for child in $(pgrep -P "$pid" || true); do
+      if [ "$(cat /proc/$child/comm 2>/dev/null)" = systemd ]; then echo "$child"; return 0; fi
+      local grandchild
+      for grandchild in $(pgrep -P "$child" || true); do
+        [ "$(cat /proc/$grandchild/comm 2>/dev/null)" = systemd ] && { echo "$grandchild"; return 0; }
+      done
+    done
+  done
+  return 1
+}
+
+host_exec() { local name=$1 pid; shift; pid=$(host_pid "$name") || { hosts_log "$name is not running"; return 1; }
+  nsenter -t "$pid" -a env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
+
+host_copy() { install -D -m 0644 "$2" "$(host_tree "$1")$3"; }
+
+host_wait() {
+  local name=$1 limit=${2:-60} state i
+  for ((i = 0; i < limit * 5; i++)); do
+    if host_pid "$name" >/dev/null; then
+      state=$(host_exec "$name" systemctl is-system-running 2>/dev/null || true)
+      case "$state" in running|degraded) return 0 ;; esac
+    fi
+    sleep 0.2
+  done
+  hosts_log "$name did not finish booting within ${limit}s (state: ${state:-no PID 1}; console: $HOSTS_WORK/$name/console.log)"
+  return 1
+}
+
+host_stop() {
+  local name=$1 i loop
+  loop=$(cat "$HOSTS_WORK/$name/loop.pid" 2>/dev/null || true)
+  host_exec "$name" systemctl poweroff >/dev/null 2>&1 || true
+  for ((i = 0; i < 150; i++)); do [ -f "$HOSTS_WORK/$name/exit" ] && break; sleep 0.2; done
+  if [ ! -f "$HOSTS_WORK/$name/exit" ]; then
+    pkill -KILL -f "systemd-nspawn .*-D $(host_tree "$name") " 2>/dev/null || true
+    [ -z "$loop" ] || kill "$loop" 2>/dev/null || true
+    sleep 0.5
+  fi
+}
+
+hosts_cleanup() {
+  local dir name
+  for dir in "$HOSTS_WORK"/*/; do
+    [ -d "$dir" ] || continue
+    name=$(basename "$dir")
+    [ -f "$dir/loop.pid" ] && host_stop "$name"
+    ip netns del "$(host_netns "$name")" 2>/dev/null || true
+    ip link del "vp-$name" 2>/dev/null || true
+    rmdir "/sys/fs/cgroup/cpu/products-$name" "/sys/fs/cgroup/memory/products-$name" 2>/dev/null || true
+    rm -rf "$dir"
+  done
+  ip link del "$HOSTS_BRIDGE" 2>/dev/null || true
+}
