@@ -207,7 +207,7 @@ public final class Master {
     }
 }
 
-private func milliseconds(roundingUp duration: Duration) -> Int64 {
+func milliseconds(roundingUp duration: Duration) -> Int64 {
     let (seconds, attoseconds) = duration.components
     let perMillisecond: Int64 = 1_000_000_000_000_000
     return seconds * 1000 + (attoseconds + perMillisecond - 1) / perMillisecond
