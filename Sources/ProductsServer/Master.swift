@@ -55,6 +55,14 @@ public final class Master {
         if let pidFile = configuration.pidFile { try writePIDFile(pidFile) }
         defer { if let pidFile = configuration.pidFile { unlink(pidFile) } }
 
+        // Root was needed for the above only (a socket in /run, chown to nginx's group). The
+        // socket and pid files are removed at exit as this user: their directory must be
+        // writable for it (systemd's RuntimeDirectory=, or a stale socket is replaced next start).
+        if let account = configuration.runAs {
+            try Privileges.drop(to: account)
+            logger.info("dropped privileges", metadata: ["user": "\(account.name)", "uid": "\(account.uid)", "gid": "\(account.gid)"])
+        }
+
         let spawner = try WorkerSpawner(listeningSocket: listener.fileDescriptor,
                                         arguments: [CommandLine.arguments.first ?? "products-server"] + configuration.workerArguments,
                                         environment: configuration.workerEnvironment)

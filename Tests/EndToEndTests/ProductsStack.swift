@@ -70,7 +70,7 @@ final class ProductsStack: @unchecked Sendable {
             Repository.buildProducts + "/products-server", "--workers", String(workers), "--listen", socket,
             "--socket-mode", "0666", "--graceful-timeout", "5",
             "--database", cluster.conninfo(database: database, user: "products_api"),
-        ] + serverArguments, logPath: directory + "/products-server.log")
+        ] + (getuid() == 0 ? ["--user", "nobody"] : []) + serverArguments, logPath: directory + "/products-server.log")
         try waitFor("products-server socket") { FileManager.default.fileExists(atPath: socket) }
 
         let nginxDir = directory + "/nginx"
