@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ProductsServer
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -424,37 +425,7 @@ private func canConnect(_ path: String) -> Bool {
 
 /// One FastCGI GET (what nginx sends, minus most params); returns the CGI response text.
 private func fastCGIGet(socketPath: String, path: String) throws -> String {
-    guard let fd = connectUnix(socketPath) else { throw SyscallError(function: "connect(\(socketPath))", errno: errno) }
-    defer { close(fd) }
-    func record(_ type: UInt8, _ content: [UInt8]) -> [UInt8] {
-        [1, type, 0, 1, UInt8(content.count >> 8), UInt8(content.count & 0xff), 0, 0] + content
-    }
-    var params: [UInt8] = []
-    for (name, value) in [("REQUEST_METHOD", "GET"), ("REQUEST_URI", path), ("DOCUMENT_URI", path),
-                          ("SCRIPT_NAME", path), ("QUERY_STRING", "")] {
-        params += [UInt8(name.utf8.count), UInt8(value.utf8.count)] + Array(name.utf8) + Array(value.utf8)
-    }
-    let request = record(1, [0, 1, 0, 0, 0, 0, 0, 0])  // BEGIN_REQUEST: responder, no keep-conn
-        + record(4, params) + record(4, []) + record(5, [])  // PARAMS, end of PARAMS, empty STDIN
-    _ = try request.withUnsafeBytes { buffer in try syscall("write") { write(fd, buffer.baseAddress, buffer.count) } }
-
-    var received: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 8192)
-    while true {
-        let n = try chunk.withUnsafeMutableBytes { buffer in try syscall("read") { read(fd, buffer.baseAddress, buffer.count) } }
-        if n == 0 { break }
-        received += chunk[0..<n]
-    }
-    var stdout: [UInt8] = []
-    var offset = 0
-    while offset + 8 <= received.count {
-        let type = received[offset + 1]
-        let length = Int(received[offset + 4]) << 8 | Int(received[offset + 5])
-        let padding = Int(received[offset + 6])
-        let start = offset + 8
-        guard start + length <= received.count else { break }
-        if type == 6 { stdout += received[start..<(start + length)] }  // STDOUT
-        offset = start + length + padding
-    }
-    return String(decoding: stdout, as: UTF8.self)
+    let client = try FastCGIClient(unixPath: socketPath)
+    try client.send(FastCGIClient.get(path, keepConnection: false))
+    return try client.readResponse()
 }
