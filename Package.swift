@@ -78,7 +78,7 @@ let package = Package(
         // Unit tests: no database, no sockets.
         .testTarget(name: "CatalogCSVTests", dependencies: ["CatalogCSV"]),
         .testTarget(name: "ProductsAPITests", dependencies: ["ProductsAPI"]),
-        .testTarget(name: "ProductsServerTests", dependencies: ["ProductsServer"]),
+        .testTarget(name: "ProductsServerTests", dependencies: ["ProductsServer", "TestSupport"]),
         .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator"]),
         // Integration tests: a real PostgreSQL, started by the tests.
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),

@@ -55,10 +55,32 @@ public final class FastCGIRequest {
         FCGX_Finish_r(raw)
     }
 
-    /// Closes the connection this slot holds between requests (a kept connection), so that the
-    /// slot can accept a new one. nginx drops a closed connection from its keep-alive pool.
-    public func closeConnection() {
-        FCGX_Free(raw, 1)
+    /// Reads the request buffered on `connection`, a socket the caller accepted and keeps
+    /// owning: ``accept()`` without libfcgi's own `accept()`. False when libfcgi rejected what
+    /// it read (it then closed `connection`) or a shutdown was requested.
+    ///
+    /// libfcgi reads blocking and without a timeout: only hand over a connection on which a
+    /// whole request is buffered. The slot should be made with listening socket -1, so that
+    /// libfcgi's retry after a protocol error (an `accept()` of its own, then a blocking read
+    /// of whatever connection that brings) fails at once instead.
+    public func accept(connection: Int32) -> Bool {
+        raw.pointee.ipcFd = connection
+        // FCGX_Accept_r first finishes the previous request and closes the connection unless
+        // it was to be kept: this one is.
+        raw.pointee.keepConnection = 1
+        // libfcgi's close (OS_IpcClose with shutdown) half-closes, then reads until the peer
+        // closes, up to 2 s per read and for ever while the peer trickles bytes: a detached
+        // request's connection is just closed.
+        raw.pointee.detached = 1
+        return accept()
+    }
+
+    /// After ``finish()``: the connection if libfcgi kept it open (the web server asked to keep
+    /// it), now the caller's alone, or -1 when libfcgi closed it. The slot holds none after this.
+    public func releaseConnection() -> Int32 {
+        let fd = raw.pointee.ipcFd
+        raw.pointee.ipcFd = -1
+        return fd
     }
 
     /// Lends the bytes of parameter `name` (without the terminating NUL), or `nil` when it is

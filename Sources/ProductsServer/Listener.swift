@@ -126,7 +126,7 @@ public final class Listener {
         }
     }
 
-    private static func groupID(named name: String) throws -> gid_t {
+    static func groupID(named name: String) throws -> gid_t {
         if let gid = gid_t(name) { return gid }
         var group = group()
         var result: UnsafeMutablePointer<group>?

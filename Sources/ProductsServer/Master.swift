@@ -55,6 +55,14 @@ public final class Master {
         if let pidFile = configuration.pidFile { try writePIDFile(pidFile) }
         defer { if let pidFile = configuration.pidFile { unlink(pidFile) } }
 
+        // Root was needed for the above only (a socket in /run, chown to nginx's group). The
+        // socket and pid files are removed at exit as this user: their directory must be
+        // writable for it (systemd's RuntimeDirectory=, or a stale socket is replaced next start).
+        if let account = configuration.runAs {
+            try Privileges.drop(to: account)
+            logger.info("dropped privileges", metadata: ["user": "\(account.name)", "uid": "\(account.uid)", "gid": "\(account.gid)"])
+        }
+
         let spawner = try WorkerSpawner(listeningSocket: listener.fileDescriptor,
                                         arguments: [CommandLine.arguments.first ?? "products-server"] + configuration.workerArguments,
                                         environment: configuration.workerEnvironment)
@@ -207,7 +215,7 @@ public final class Master {
     }
 }
 
-private func milliseconds(roundingUp duration: Duration) -> Int64 {
+func milliseconds(roundingUp duration: Duration) -> Int64 {
     let (seconds, attoseconds) = duration.components
     let perMillisecond: Int64 = 1_000_000_000_000_000
     return seconds * 1000 + (attoseconds + perMillisecond - 1) / perMillisecond

@@ -104,10 +104,13 @@ public struct ServerConfiguration: Sendable {
     /// ... and its own environment plus these variables (secrets such as the database conninfo
     /// go here, never in argv, which every local user can read in `ps`).
     public var workerEnvironment: [String: String]
+    /// The user the master switches to once the socket is bound, before any worker starts
+    /// (`--user`); nil: it keeps running as it was started (never root, see ``Privileges``).
+    public var runAs: Privileges.Account?
 
     public init(workers: Int, listen: ListenAddress, socketMode: mode_t = 0o660, socketGroup: String? = nil,
                 gracefulTimeout: Duration = .seconds(10), pidFile: String? = nil, backlog: Int32 = 1024,
-                workerArguments: [String], workerEnvironment: [String: String] = [:]) {
+                workerArguments: [String], workerEnvironment: [String: String] = [:], runAs: Privileges.Account? = nil) {
         self.workers = workers
         self.listen = listen
         self.socketMode = socketMode
@@ -117,6 +120,7 @@ public struct ServerConfiguration: Sendable {
         self.backlog = backlog
         self.workerArguments = workerArguments
         self.workerEnvironment = workerEnvironment
+        self.runAs = runAs
     }
 
     /// The process-control policy for this configuration.

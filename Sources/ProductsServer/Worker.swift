@@ -71,31 +71,32 @@ public enum Worker {
             logger.critical("the master is gone (or the parent-death signal cannot be armed); exiting")
             exit(1)
         }
-        var slots: [FastCGIRequest] = []
+        let request: FastCGIRequest
         do {
-            for _ in 0..<max(1, configuration.keptConnections) {
-                slots.append(try FastCGIRequest(listeningSocket: configuration.listeningSocket))
-            }
+            // Listening socket -1: libfcgi never accepts on its own (see `accept(connection:)`).
+            request = try FastCGIRequest(listeningSocket: -1)
             try FastCGIRuntime.installShutdownHandlers()
         } catch {
             logger.critical("cannot start the FastCGI worker: \(error)")
             exit(1)
         }
-        var loop = WorkerLoop(configuration: configuration, request: slots[0], logger: logger)
-        exit(configuration.keptConnections > 0 ? loop.runPolling(slots: slots) : loop.run())
+        var loop = WorkerLoop(configuration: configuration, request: request, logger: logger)
+        exit(loop.run())
     }
 }
 
 struct WorkerLoop {
     private let configuration: WorkerConfiguration
-    /// The request being served (with kept connections: the slot whose connection it came on).
-    private var request: FastCGIRequest
+    /// libfcgi's request state, lent each connection while its request is served.
+    private let request: FastCGIRequest
     private let logger: Logger
     private let router = Router()
     private var link: DatabaseLinkStateMachine
     private var connection: Connection?
     /// The response being built; reused, so a warm worker allocates no buffer per request.
     private var output: [UInt8] = []
+    /// Where a connection's unread bytes are peeked at (``FastCGIRequestScan/peekLimit``).
+    private var peekBuffer = [UInt8](repeating: 0, count: FastCGIRequestScan.peekLimit)
 
     init(configuration: WorkerConfiguration, request: FastCGIRequest, logger: Logger) {
         self.configuration = configuration
@@ -106,105 +107,166 @@ struct WorkerLoop {
     }
 
     /// Serves until shutdown; returns the exit status.
-    mutating func run() -> Int32 {
-        logger.debug("worker ready")
-        while !FastCGIRuntime.isShutdownRequested && request.accept() {
-            handleRequest()
-            request.finish()
-        }
-        connection = nil  // PQfinish: a clean goodbye instead of a dropped socket
-        if FastCGIRuntime.isShutdownRequested {
-            logger.debug("worker stopping: shutdown requested")
-            return 0
-        }
-        logger.error("worker stopping: FastCGI accept failed (status \(request.lastAcceptStatus)\(Self.errnoSuffix(request.lastAcceptStatus)))")
-        return 1
-    }
-
-    /// Serves with kept FastCGI connections. libfcgi's `FCGX_Accept_r` reads only the
-    /// connection a request slot holds, so a worker in `run()` holding a connection that nginx
-    /// keeps idle in its pool cannot take anything else (DESIGN.md's keep-conn pitfall). Here
-    /// every slot holds at most one connection; `poll` watches the listening socket and every held
-    /// connection, and whichever has a request is served:
     ///
-    /// - a held connection that is readable: `FCGX_Accept_r` on its slot reads the next request;
-    ///   if nginx closed it instead, libfcgi frees the slot and tries `accept()`, which on the
-    ///   non-blocking listening socket returns EAGAIN when nothing waits (no blocking);
-    /// - the listening socket: a free slot accepts (EAGAIN when another worker was faster). With
-    ///   every slot holding a connection, the least recently used one is closed first: a new
-    ///   connection means nginx's pool is larger than this server's slots (or it is overloaded),
-    ///   and it must not wait in the backlog behind idle kept connections.
+    /// The worker accepts connections itself and keeps up to `keptConnections` of them open
+    /// between requests (nginx's `fastcgi_keep_conn on`): `poll` watches the listening socket
+    /// and every kept connection, and whichever has a request is served. libfcgi only ever
+    /// parses a request that is already wholly buffered (``KeptConnections``): its reads block
+    /// without a timeout, so handing it a connection earlier would let anyone who can reach the
+    /// socket pin the worker with a few bytes of a record header (issue 13). A request still
+    /// incomplete `partialTimeout` (1 s) after it was first seen is dropped with its connection.
     ///
     /// The listening socket is made non-blocking for every worker sharing it (one open file
-    /// description), which is why this mode is all-or-nothing per server.
-    mutating func runPolling(slots: [FastCGIRequest]) -> Int32 {
+    /// description): `accept` returns EAGAIN when another worker was faster.
+    mutating func run() -> Int32 {
         let listener = configuration.listeningSocket
         let flags = fcntl(listener, F_GETFL)
         if flags < 0 || fcntl(listener, F_SETFL, flags | O_NONBLOCK) < 0 {
             logger.critical("cannot make the listening socket non-blocking: \(String(cString: strerror(errno)))")
             return 1
         }
-        logger.debug("worker ready (polling, \(slots.count) kept connections)")
-        var fds = [pollfd](repeating: pollfd(), count: slots.count + 1)
-        var owners = [Int](repeating: -1, count: slots.count + 1)
-        var lastUsed = [UInt64](repeating: 0, count: slots.count)
-        var clock: UInt64 = 0
-        while !FastCGIRuntime.isShutdownRequested {
-            var count = 0
-            fds[count] = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
-            owners[count] = -1
-            count += 1
-            for (index, slot) in slots.enumerated() where slot.connectionDescriptor >= 0 {
-                fds[count] = pollfd(fd: slot.connectionDescriptor, events: Int16(POLLIN), revents: 0)
-                owners[count] = index
-                count += 1
-            }
+        var kept = KeptConnections(capacity: max(1, configuration.keptConnections), partialTimeout: Self.partialTimeout)
+        logger.debug("worker ready (\(kept.capacity) kept connections)")
+        var fds: [pollfd] = []
+        fds.reserveCapacity(kept.capacity + 1)
+        var status: Int32 = 0
+        serving: while !FastCGIRuntime.isShutdownRequested {
+            fds.removeAll(keepingCapacity: true)
+            let watchListener = kept.canTakeAConnection
+            if watchListener { fds.append(pollfd(fd: listener, events: Int16(POLLIN), revents: 0)) }
+            for fd in kept.awaitingInput { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
             // A timeout, so that a stop signal landing just before poll() is seen within 1 s.
-            let ready = poll(&fds, nfds_t(count), 1000)
-            if ready < 0 {
+            let timeout = Int32(milliseconds(roundingUp: kept.pollTimeout(idle: .seconds(1))))
+            if poll(&fds, nfds_t(fds.count), timeout) < 0 {
                 if errno == EINTR { continue }
                 logger.error("worker stopping: poll failed: \(String(cString: strerror(errno)))")
-                return 1
+                status = 1
+                break
             }
             var listenerReady = false
-            for k in 0..<count where fds[k].revents != 0 {
-                if owners[k] < 0 { listenerReady = true; continue }
-                clock += 1
-                lastUsed[owners[k]] = clock
-                if !serve(slots[owners[k]]) { return 1 }
-                if FastCGIRuntime.isShutdownRequested { break }
+            var readable = kept.incomplete  // re-peeked on every turn: they are not polled
+            for entry in fds where entry.revents != 0 {
+                if watchListener && entry.fd == listener { listenerReady = true } else { readable.append(entry.fd) }
+            }
+            for fd in readable {
+                if FastCGIRuntime.isShutdownRequested { break serving }
+                look(at: fd, &kept)
             }
             if listenerReady, !FastCGIRuntime.isShutdownRequested {
-                var index = slots.firstIndex { $0.connectionDescriptor < 0 }
-                if index == nil, let oldest = lastUsed.indices.min(by: { lastUsed[$0] < lastUsed[$1] }) {
-                    slots[oldest].closeConnection()
-                    index = oldest
-                }
-                if let index {
-                    clock += 1
-                    lastUsed[index] = clock
-                    if !serve(slots[index]) { return 1 }
-                }
+                guard let fd = acceptConnection(&kept) else { status = 1; break }
+                // nginx writes the request right after connecting: usually already here.
+                if fd >= 0 { look(at: fd, &kept) }
             }
         }
-        connection = nil
-        logger.debug("worker stopping: shutdown requested")
-        return 0
+        for entry in kept.entries { close(entry.fd) }
+        connection = nil  // PQfinish: a clean goodbye instead of a dropped socket
+        if status == 0 { logger.debug("worker stopping: shutdown requested") }
+        return status
     }
 
-    /// One `FCGX_Accept_r` on `slot` and, if it brought a request, the answer. False when the
-    /// worker must stop (accepting failed with anything but "nothing waiting").
-    private mutating func serve(_ slot: FastCGIRequest) -> Bool {
-        request = slot
-        if slot.accept() {
-            handleRequest()
-            slot.finish()
-            return true
+    /// How long a request may stay incomplete on a connection before it is closed. nginx
+    /// sends a whole request at once; anything slower is not nginx, or not healthy.
+    static let partialTimeout: Duration = .seconds(1)
+    /// Bounds a blocking write of a response to a peer that does not read (nginx reads at
+    /// once); and, as a backstop, any read (only buffered requests are ever read).
+    static let sendTimeout = timeval(tv_sec: 2, tv_usec: 0)
+    static let receiveTimeout = timeval(tv_sec: 1, tv_usec: 0)
+
+    /// Peeks at `fd`'s unread bytes and carries out what ``KeptConnections`` decides.
+    private mutating func look(at fd: Int32, _ kept: inout KeptConnections) {
+        guard let peek = peek(fd) else { return }
+        switch kept.peeked(fd, peek, now: .now) {
+        case .wait:
+            break
+        case .close(let fd, let reason):
+            close(fd)
+            if reason == .peerClosed {
+                logger.trace("connection closed by the peer")
+            } else {
+                logger.info("closing a FastCGI connection: \(reason)")
+            }
+        case .serve(let fd):
+            let accepted = request.accept(connection: fd)
+            if accepted {
+                handleRequest()
+                request.finish()
+            } else if !FastCGIRuntime.isShutdownRequested {
+                logger.info("libfcgi rejected a request (status \(request.lastAcceptStatus)\(Self.errnoSuffix(request.lastAcceptStatus)))")
+            }
+            // libfcgi closed it unless nginx asked to keep it (or it was never read).
+            let open = request.releaseConnection()
+            if open < 0 || !accepted {
+                if open >= 0 { close(open) }
+                kept.removed(fd)
+            }
         }
-        let status = slot.lastAcceptStatus
-        if status == -EAGAIN || status == -EWOULDBLOCK || FastCGIRuntime.isShutdownRequested { return true }
-        logger.error("worker stopping: FastCGI accept failed (status \(status)\(Self.errnoSuffix(status)))")
-        return false
+    }
+
+    /// What is buffered on `fd`; nil when nothing is (a wake-up with no bytes).
+    private mutating func peek(_ fd: Int32) -> KeptConnections.Peek? {
+        peekBuffer.withUnsafeMutableBytes { buffer -> KeptConnections.Peek? in
+            do throws(SyscallError) {
+                let count = try syscall("recv") { recv(fd, buffer.baseAddress, buffer.count, Int32(MSG_PEEK | MSG_DONTWAIT)) }
+                return count == 0 ? .closed : FastCGIRequestScan.scan(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+            } catch {
+                return error.errno == EAGAIN || error.errno == EWOULDBLOCK ? nil : .closed
+            }
+        }
+    }
+
+    /// Takes one connection from the listening socket, first closing an idle kept connection
+    /// if every slot is taken. Returns the new connection, -1 when there was none to take (or
+    /// no room), nil when the worker must stop (`accept` failed for good).
+    private mutating func acceptConnection(_ kept: inout KeptConnections) -> Int32? {
+        if kept.isFull {
+            // A new connection means nginx's pool is larger than this server's slots (or it is
+            // overloaded): it must not wait in the backlog behind idle kept connections, so the
+            // least recently used idle one makes room. "Idle" is checked here, one syscall before
+            // close(): a connection with unread bytes carries a request nginx has sent, and
+            // closing it would lose that request (issue 12). A request written in the window
+            // between that check and close() still meets a closed connection: the window is one
+            // syscall long instead of a whole turn of the loop, and nginx retries a request that
+            // failed on a cached connection on another one (without counting it as a try).
+            guard let victim = kept.evictionCandidates.first(where: { !hasUnreadInput($0) }) else {
+                return -1  // every kept connection has input: serve those first
+            }
+            kept.removed(victim)
+            close(victim)
+        }
+        let fd: Int32
+        do throws(SyscallError) {
+            // No SOCK_CLOEXEC needed (accept4 is not visible to Swift): a worker never execs.
+            fd = try syscall("accept") { accept(configuration.listeningSocket, nil, nil) }
+        } catch {
+            switch error.errno {
+            case EAGAIN, EWOULDBLOCK, ECONNABORTED, EPROTO:
+                return -1  // another worker was faster, or the peer already gave up
+            default:
+                logger.error("worker stopping: \(error)")
+                return nil
+            }
+        }
+        var send = Self.sendTimeout, receive = Self.receiveTimeout
+        let length = socklen_t(MemoryLayout<timeval>.size)
+        do {
+            try syscall("setsockopt(SO_SNDTIMEO)") { setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send, length) }
+            try syscall("setsockopt(SO_RCVTIMEO)") { setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &receive, length) }
+        } catch {
+            logger.error("closing a new FastCGI connection: \(error)")
+            close(fd)
+            return -1
+        }
+        // What libfcgi's own accept did for TCP; fails harmlessly on a unix socket.
+        var on: Int32 = 1
+        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
+        kept.accepted(fd)
+        return fd
+    }
+
+    /// True when `fd` has bytes nobody has read yet (or its peer has closed it: nothing to lose).
+    private func hasUnreadInput(_ fd: Int32) -> Bool {
+        var byte: UInt8 = 0
+        return (try? syscall("recv") { recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) }).map { $0 > 0 } ?? false
     }
 
     private mutating func handleRequest() {

@@ -35,7 +35,8 @@ struct ProductsServerCommand: ParsableCommand {
                            to upgrade it.
 
         SECURITY
-          Keep the FastCGI socket private: a unix socket for nginx's group only
+          Started as root, the master binds the socket, then runs as --user (required:
+          it refuses to run as root), and so do its workers. Keep the FastCGI socket private: a unix socket for nginx's group only
           (--socket-mode 0660 --socket-group www-data). Debian 12's libfcgi has only
           part of the fix for CVE-2025-23016: a TCP --listen must never face a public
           interface. Give a conninfo with a password through PRODUCTS_DATABASE, not
@@ -43,7 +44,7 @@ struct ProductsServerCommand: ParsableCommand {
           through their environment, never their command line.
 
         EXAMPLES
-          products-server --listen /run/products/fcgi.sock --socket-group www-data
+          products-server --listen /run/products/fcgi.sock --socket-group www-data --user products
           products-server --listen systemd    (ExecStart= of a socket-activated unit)
           PRODUCTS_DATABASE='host=/run/postgresql dbname=products user=products_api' \\
             products-server --workers 8 --listen 127.0.0.1:9000
@@ -73,6 +74,15 @@ struct ProductsServerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Group to own the unix socket file: nginx's (e.g. www-data).", valueName: "group"))
     var socketGroup: String?
 
+    @Option(help: ArgumentHelp(
+        "User to run as once the socket is bound (required when started as root).",
+        discussion: "The master binds the socket (and chowns it to --socket-group) as root, then switches to this user (its supplementary groups, then group, then user) before starting any worker. Started as root without --user it refuses to start. Not root: only your own user is accepted. The socket's and the pid file's directory should be writable by this user, so it can remove them at exit.",
+        valueName: "name"))
+    var user: String?
+
+    @Option(help: ArgumentHelp("Group to run as with --user (default: the user's primary group).", valueName: "name"))
+    var group: String?
+
     @Option(help: ArgumentHelp("Seconds a stopping worker may take to finish its request before SIGKILL.", valueName: "seconds"))
     var gracefulTimeout: Double = 10
 
@@ -83,8 +93,8 @@ struct ProductsServerCommand: ParsableCommand {
     var pidFile: String?
 
     @Option(help: ArgumentHelp(
-        "FastCGI connections each worker keeps open for nginx (fastcgi_keep_conn on). 0: one connection at a time, libfcgi's own loop.",
-        discussion: "With N > 0 a worker polls the listening socket and up to N kept connections together and serves whichever has a request, so a kept connection never parks the worker (libfcgi's own loop would block on it). Size nginx's upstream keepalive (per nginx worker) times nginx's workers at most workers x N; beyond that a worker closes its least recently used kept connection to take a new one. Measured in docs/performance.md.",
+        "FastCGI connections each worker keeps open for nginx (fastcgi_keep_conn on). 0: one connection at a time.",
+        discussion: "A worker polls the listening socket and up to N kept connections together and serves whichever has a whole request buffered, so neither a kept connection nor a slow sender parks the worker (a request still incomplete after 1 s is dropped). Size nginx's upstream keepalive (per nginx worker) times nginx's workers at most workers x N; beyond that a worker closes its least recently used kept connection to take a new one. Measured in docs/performance.md.",
         valueName: "n"))
     var keptConnections: Int = 16
 
@@ -98,12 +108,21 @@ struct ProductsServerCommand: ParsableCommand {
             throw ValidationError("--log-level \(logLevel): expected one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard (0...64).contains(keptConnections) else { throw ValidationError("--kept-connections must be 0-64") }
+        if group != nil && user == nil { throw ValidationError("--group needs --user") }
+        do { _ = try runAs() } catch { throw ValidationError("\(error)") }
         if worker { return }
         guard let listen else { throw ValidationError("--listen is required, e.g. --listen /run/products/fcgi.sock") }
         do { _ = try ListenAddress(parsing: listen) } catch { throw ValidationError(error.description) }
         do { _ = try ServerConfiguration.parseSocketMode(socketMode) } catch { throw ValidationError(error.description) }
         if let workers, !(1...1024).contains(workers) { throw ValidationError("--workers must be 1-1024") }
         guard gracefulTimeout >= 0, gracefulTimeout.isFinite else { throw ValidationError("--graceful-timeout must be >= 0") }
+    }
+
+    /// The account to switch to (see ``Privileges/plan(euid:egid:requested:)``). A worker is
+    /// never started as root by the master; started as root by hand, it refuses too.
+    private func runAs() throws -> Privileges.Account? {
+        let requested = try user.map { try Privileges.account(user: $0, group: group) }
+        return try Privileges.plan(euid: geteuid(), egid: getegid(), requested: worker ? nil : requested)
     }
 
     func run() throws {
@@ -132,7 +151,8 @@ struct ProductsServerCommand: ParsableCommand {
             gracefulTimeout: .seconds(gracefulTimeout),
             pidFile: pidFile,
             workerArguments: ["--worker", "--log-level", logLevel, "--kept-connections", String(keptConnections)],
-            workerEnvironment: ["PRODUCTS_DATABASE": conninfo])
+            workerEnvironment: ["PRODUCTS_DATABASE": conninfo],
+            runAs: try runAs())
         let status: Int32
         do {
             status = try Master(configuration: configuration, logger: logger).run()

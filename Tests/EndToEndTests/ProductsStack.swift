@@ -31,15 +31,18 @@ final class ProductsStack: @unchecked Sendable {
     private static let running = Mutex<[(pid_t, Int32)]>([])
 
     /// Starts everything; a failure to start is a test failure, reported with the logs.
-    static func launch(name: String, data: Data, cache: Bool, workers: Int = 2, cluster: TestCluster = .shared) -> ProductsStack {
+    /// `serverArguments` are added to products-server's command line.
+    static func launch(name: String, data: Data, cache: Bool, workers: Int = 2, serverArguments: [String] = [],
+                       cluster: TestCluster = .shared) -> ProductsStack {
         do {
-            return try ProductsStack(name: name, data: data, cache: cache, workers: workers, cluster: cluster)
+            return try ProductsStack(name: name, data: data, cache: cache, workers: workers,
+                                     serverArguments: serverArguments, cluster: cluster)
         } catch {
             fatalError("cannot start the \(name) stack: \(error)")
         }
     }
 
-    private init(name: String, data: Data, cache: Bool, workers: Int, cluster: TestCluster) throws {
+    private init(name: String, data: Data, cache: Bool, workers: Int, serverArguments: [String], cluster: TestCluster) throws {
         self.name = name
         self.cluster = cluster
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("products-e2e-\(getpid())-\(name)").path
@@ -62,12 +65,12 @@ final class ProductsStack: @unchecked Sendable {
         }
         try importData(dataDirectory)
 
-        let socket = directory + "/fcgi.sock"
+        let socket = socketPath
         serverPID = try Subprocess.start([
             Repository.buildProducts + "/products-server", "--workers", String(workers), "--listen", socket,
             "--socket-mode", "0666", "--graceful-timeout", "5",
             "--database", cluster.conninfo(database: database, user: "products_api"),
-        ], logPath: directory + "/products-server.log")
+        ] + (getuid() == 0 ? ["--user", "nobody"] : []) + serverArguments, logPath: directory + "/products-server.log")
         try waitFor("products-server socket") { FileManager.default.fileExists(atPath: socket) }
 
         let nginxDir = directory + "/nginx"
@@ -105,6 +108,14 @@ final class ProductsStack: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// products-server's FastCGI socket (nginx's upstream).
+    var socketPath: String { directory + "/fcgi.sock" }
+
+    /// nginx's error log so far.
+    func nginxErrors() -> String {
+        (try? String(contentsOfFile: directory + "/nginx/logs/error.log", encoding: .utf8)) ?? ""
     }
 
     /// Imports `directory` into this stack's database with the real importer.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ProductsServer
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -156,6 +157,46 @@ import Glibc
         #expect(master.log().contains("no socket passed"), "\(master.log())")
     }
 
+    /// Issue 13, item 3: started as root, the master binds the socket as root, then it and
+    /// every worker run as --user, with none of root's groups.
+    @Test(.enabled(if: getuid() == 0, "needs root"))
+    func startedAsRootItRunsAsTheGivenUser() throws {
+        let master = try MasterProcess.start(workers: 2, gracefulTimeout: 5, user: "nobody")
+        defer { master.cleanUp() }
+        let workers = try master.waitForWorkers(2)
+        let nobody = try #require(getpwnam("nobody")).pointee
+        for pid in [master.pid] + workers.sorted() {
+            let ids = try #require(credentials(of: pid), "\(master.log())")
+            #expect(ids.uids == Array(repeating: nobody.pw_uid, count: 4), "pid \(pid): \(ids)")
+            #expect(ids.gids == Array(repeating: nobody.pw_gid, count: 4), "pid \(pid): \(ids)")
+            #expect(!ids.groups.contains(0), "pid \(pid) kept root's group: \(ids)")
+        }
+        // The socket was bound before the switch, and is still served.
+        let response = try fastCGIGet(socketPath: master.socketPath, path: "/products/1")
+        #expect(response.hasPrefix("Status: 503"), "\(response)")
+        kill(master.pid, SIGTERM)
+        #expect(master.waitForExit(within: .seconds(7)) == .exited(0))
+        #expect(fileMode(master.socketPath) == nil, "the socket file is removed as that user too")
+    }
+
+    @Test(.enabled(if: getuid() == 0, "needs root"))
+    func startedAsRootWithoutAUserItRefusesToStart() throws {
+        let master = try MasterProcess.start(workers: 1, gracefulTimeout: 5, user: nil)
+        defer { master.cleanUp() }
+        let status = try #require(master.waitForExit(within: .seconds(5)), "\(master.log())")
+        #expect(status != .exited(0))
+        #expect(master.log().contains("refusing to run as root; pass --user NAME"), "\(master.log())")
+        #expect(fileMode(master.socketPath) == nil, "nothing was bound")
+    }
+
+    @Test(.enabled(if: getuid() != 0, "needs a normal user"))
+    func notRootItRefusesAnotherUser() throws {
+        let master = try MasterProcess.start(workers: 1, gracefulTimeout: 5, user: "root")
+        defer { master.cleanUp() }
+        #expect(master.waitForExit(within: .seconds(5)) != .exited(0))
+        #expect(master.log().contains("only root can switch"), "\(master.log())")
+    }
+
     @Test func refusesASocketAnotherMasterIsServing() throws {
         let first = try MasterProcess.start(workers: 1, gracefulTimeout: 5)
         defer { first.cleanUp() }
@@ -186,11 +227,16 @@ private final class MasterProcess {
         self.socketPath = socketPath
     }
 
+    /// Tests run as root here: the master must then be given a user (it refuses to run as root).
+    static let unprivilegedUser: String? = getuid() == 0 ? "nobody" : nil
+
     /// `activatedSocket`: a listening socket this test bound, passed the way systemd's socket
     /// activation does (fd 3, `LISTEN_FDS=1`, `LISTEN_PID` = the server's pid, through a shell
     /// that sets it and execs), with `--listen systemd`.
+
     static func start(workers: Int, gracefulTimeout: Int, socketPath: String? = nil,
-                      ownProcessGroup: Bool = false, activatedSocket: Int32? = nil) throws -> MasterProcess {
+                      ownProcessGroup: Bool = false, activatedSocket: Int32? = nil,
+                      user: String? = unprivilegedUser) throws -> MasterProcess {
         let binary = try productsServerBinary()
         var template = Array("/tmp/products-master-XXXXXX".utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
@@ -203,7 +249,9 @@ private final class MasterProcess {
             // Nothing listens on port 1: the connection is refused at once.
             "--database", "host=127.0.0.1 port=1 dbname=products connect_timeout=2",
             "--graceful-timeout", "\(gracefulTimeout)", "--socket-mode", "0660",
-        ]
+        ] + (user.map { ["--user", $0] } ?? [])
+        // The master removes its socket at exit as that user: the directory must let it.
+        if let user, let account = getpwnam(user) { chown(directory, account.pointee.pw_uid, account.pointee.pw_gid) }
         if activatedSocket != nil {
             arguments = ["/bin/sh", "-c", #"LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@""#] + arguments
         }
@@ -333,6 +381,18 @@ private func liveChildren(of parent: pid_t) -> Set<pid_t> {
     return children
 }
 
+/// Real, effective, saved and filesystem uids and gids, and supplementary groups, from
+/// /proc/<pid>/status.
+private func credentials(of pid: pid_t) -> (uids: [UInt32], gids: [UInt32], groups: [UInt32])? {
+    guard let status = try? readFile("/proc/\(pid)/status") else { return nil }
+    func field(_ name: String) -> [UInt32]? {
+        status.split(separator: "\n").first { $0.hasPrefix(name + ":") }
+            .map { $0.dropFirst(name.count + 1).split(whereSeparator: \.isWhitespace).compactMap { UInt32($0) } }
+    }
+    guard let uids = field("Uid"), let gids = field("Gid"), let groups = field("Groups") else { return nil }
+    return (uids, gids, groups)
+}
+
 /// From the `SigCgt` mask in /proc/<pid>/status.
 private func catchesSIGTERM(_ pid: pid_t) -> Bool {
     guard let status = try? readFile("/proc/\(pid)/status"),
@@ -365,37 +425,7 @@ private func canConnect(_ path: String) -> Bool {
 
 /// One FastCGI GET (what nginx sends, minus most params); returns the CGI response text.
 private func fastCGIGet(socketPath: String, path: String) throws -> String {
-    guard let fd = connectUnix(socketPath) else { throw SyscallError(function: "connect(\(socketPath))", errno: errno) }
-    defer { close(fd) }
-    func record(_ type: UInt8, _ content: [UInt8]) -> [UInt8] {
-        [1, type, 0, 1, UInt8(content.count >> 8), UInt8(content.count & 0xff), 0, 0] + content
-    }
-    var params: [UInt8] = []
-    for (name, value) in [("REQUEST_METHOD", "GET"), ("REQUEST_URI", path), ("DOCUMENT_URI", path),
-                          ("SCRIPT_NAME", path), ("QUERY_STRING", "")] {
-        params += [UInt8(name.utf8.count), UInt8(value.utf8.count)] + Array(name.utf8) + Array(value.utf8)
-    }
-    let request = record(1, [0, 1, 0, 0, 0, 0, 0, 0])  // BEGIN_REQUEST: responder, no keep-conn
-        + record(4, params) + record(4, []) + record(5, [])  // PARAMS, end of PARAMS, empty STDIN
-    _ = try request.withUnsafeBytes { buffer in try syscall("write") { write(fd, buffer.baseAddress, buffer.count) } }
-
-    var received: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 8192)
-    while true {
-        let n = try chunk.withUnsafeMutableBytes { buffer in try syscall("read") { read(fd, buffer.baseAddress, buffer.count) } }
-        if n == 0 { break }
-        received += chunk[0..<n]
-    }
-    var stdout: [UInt8] = []
-    var offset = 0
-    while offset + 8 <= received.count {
-        let type = received[offset + 1]
-        let length = Int(received[offset + 4]) << 8 | Int(received[offset + 5])
-        let padding = Int(received[offset + 6])
-        let start = offset + 8
-        guard start + length <= received.count else { break }
-        if type == 6 { stdout += received[start..<(start + length)] }  // STDOUT
-        offset = start + length + padding
-    }
-    return String(decoding: stdout, as: UTF8.self)
+    let client = try FastCGIClient(unixPath: socketPath)
+    try client.send(FastCGIClient.get(path, keepConnection: false))
+    return try client.readResponse()
 }

@@ -113,3 +113,37 @@ import Glibc
         }
     }
 }
+
+@Suite struct PrivilegesTests {
+    let nobody = Privileges.Account(name: "nobody", uid: 65534, gid: 65534)
+
+    @Test func rootMustNameAnUnprivilegedUser() throws {
+        #expect(throws: ConfigurationError("refusing to run as root; pass --user NAME")) {
+            try Privileges.plan(euid: 0, egid: 0, requested: nil)
+        }
+        #expect(throws: ConfigurationError.self) {
+            try Privileges.plan(euid: 0, egid: 0, requested: Privileges.Account(name: "root", uid: 0, gid: 0))
+        }
+        #expect(try Privileges.plan(euid: 0, egid: 0, requested: nobody) == nobody)
+    }
+
+    @Test func anyoneElseMayOnlyNameThemselves() throws {
+        #expect(try Privileges.plan(euid: 1000, egid: 1000, requested: nil) == nil)
+        let me = Privileges.Account(name: "me", uid: 1000, gid: 1000)
+        #expect(try Privileges.plan(euid: 1000, egid: 1000, requested: me) == nil, "nothing to switch")
+        #expect(throws: ConfigurationError.self) { try Privileges.plan(euid: 1000, egid: 1000, requested: nobody) }
+        let otherGroup = Privileges.Account(name: "me", uid: 1000, gid: 0)
+        #expect(throws: ConfigurationError.self) { try Privileges.plan(euid: 1000, egid: 1000, requested: otherGroup) }
+    }
+
+    @Test func namesAreLookedUp() throws {
+        let account = try Privileges.account(user: "nobody", group: "root")
+        #expect(account.name == "nobody" && account.uid == getpwnam("nobody")?.pointee.pw_uid && account.gid == 0)
+        #expect(throws: ConfigurationError("--user no-such-user-here: no such user")) {
+            try Privileges.account(user: "no-such-user-here", group: nil)
+        }
+        #expect(throws: ConfigurationError("--group no-such-group-here: no such group")) {
+            try Privileges.account(user: "nobody", group: "no-such-group-here")
+        }
+    }
+}
