@@ -105,6 +105,7 @@ host_create() {
 host_boot() {
   local name=$1 cpus=${2:-} mem=${3:-} tree; tree=$(host_tree "$name")
   (
+    set +e   # nspawn's exit status is data here (133 = reboot), not a failure of the caller's
     if [ -n "$cpus" ] || [ -n "$mem" ]; then
       if [ -n "$cpus" ]; then
         mkdir -p "/sys/fs/cgroup/cpu/products-$name"
