@@ -4,7 +4,8 @@
 --   products_api    what products-server connects as: SELECT on the catalog views only,
 --                   with timeouts so that a stuck query can never pin a worker.
 --
--- Passwords are not set here: the local stack and the tests use unix-socket trust auth;
+-- Passwords are not set here: the local stack and the tests use unix-socket peer auth with a
+-- map from OS users to these roles (Deploy/local/pgcluster);
 -- Deploy/ sets passwords (or peer/cert auth) on real hosts.
 DO $$
 BEGIN
