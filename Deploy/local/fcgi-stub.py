@@ -12,7 +12,7 @@ Every answer is JSON describing what the stub saw, so a test can tell what nginx
 
 Paths (matched on DOCUMENT_URI):
     /products/404      → 404 {"message": "product not found"}
-    /products/503      → 503 {"message": "database unavailable"}
+    /products/503      → 503 {"message": "database unavailable"}, with `Retry-After: 30`
     /products/slow     → sleeps 10 s first (a hung worker), then 200
     /products/cached   → 200 with `Cache-Control: no-store` and `Vary: *` (nginx must ignore them)
     anything else      → 200, padded to ~2 KB so gzip applies
@@ -88,6 +88,7 @@ def respond(params):
     if path == "/products/404":
         return "404 Not Found", headers, {"message": "product not found"}
     if path == "/products/503":
+        headers["Retry-After"] = "30"   # nginx must send its own value only
         return "503 Service Unavailable", headers, {"message": "database unavailable"}
     if path == "/products/slow":
         time.sleep(10)

@@ -50,11 +50,13 @@ public final class TestCluster: Sendable {
         "host=\(socketDirectory) dbname=\(database) user=\(user ?? superuser)"
     }
 
-    /// Creates an empty database owned by products_owner and returns its name.
+    /// Creates an empty database owned by products_owner, with the privileges of a catalog
+    /// database (Deploy/sql/database.sql: products_api may only connect), and returns its name.
     public func makeDatabase(_ hint: String = "t") throws -> String {
         let name = "\(hint.lowercased().filter { $0.isLetter || $0.isNumber })_\(UInt32.random(in: 0...UInt32.max))"
         let admin = try Connection(conninfo: conninfo())
         try admin.execute("CREATE DATABASE \(name) OWNER products_owner")
+        try psqlFile(Repository.path("Deploy/sql/database.sql"), database: name)
         return name
     }
 
