@@ -28,7 +28,9 @@ public final class TestCluster: Sendable {
         directory = base
         socketDirectory = base + "/run"
         superuser = getuid() == 0 ? "postgres" : NSUserName()
-        try Self.pgcluster("init", base)
+        // As root, the end-to-end tests run products-server as `nobody` (--user): peer
+        // authentication lets that user in as products_api only.
+        try Self.run([Repository.path("Deploy/local/pgcluster"), "init", base] + (getuid() == 0 ? ["--peer", "nobody=products_api"] : []))
         try Self.pgcluster("start", base)
         let first = Self.started.withLock { list in
             list.append(base)
