@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """fcgi-stub: a stand-in for products-server, to test the nginx config without Swift or a database.
 
-    fcgi-stub.py SOCKET [--group GROUP]
+    fcgi-stub.py SOCKET [--group GROUP] [--delay SECONDS]
 
 A FastCGI responder on a unix socket (mode 0660, like products-server's; --group sets the
-socket's group, e.g. www-data when nginx workers run as that user). Standard library only.
+socket's group, e.g. www-data when nginx workers run as that user). --delay holds every answer
+that long (a busy worker: requests stay in flight). Standard library only.
 Every answer is JSON describing what the stub saw, so a test can tell what nginx forwarded:
 
     {"n": <how many requests this stub has answered>, "method": ..., "request_uri": ...,
@@ -33,6 +34,7 @@ BEGIN_REQUEST, ABORT_REQUEST, END_REQUEST, PARAMS, STDIN, STDOUT = 1, 2, 3, 4, 5
 KEEP_CONN = 1
 counter = 0
 counter_lock = threading.Lock()
+delay = 0.0
 
 
 def read_exact(sock, n):
@@ -92,6 +94,8 @@ def respond(params):
         return "503 Service Unavailable", headers, {"message": "database unavailable"}
     if path == "/products/slow":
         time.sleep(10)
+    elif delay:
+        time.sleep(delay)
     if path == "/products/cached":
         headers.update({"Cache-Control": "no-store", "Vary": "*", "Expires": "0"})
     body = {"n": n, "method": params.get("REQUEST_METHOD"), "request_uri": params.get("REQUEST_URI"),
@@ -132,6 +136,9 @@ class Handler(socketserver.BaseRequestHandler):
 
 class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
+    # Default 5: under a few dozen concurrent connects the backlog overflowed and nginx saw
+    # EAGAIN (a 502, sent as 503): a failure of the stub, not of the config under test.
+    request_queue_size = 256
 
 
 def main():
@@ -139,8 +146,14 @@ def main():
     if not args or args[0] in ("-h", "--help"):
         print(__doc__)
         return 0 if args else 2
-    path = args[0]
-    group = args[2] if len(args) > 2 and args[1] == "--group" else None
+    global delay
+    path, group = args[0], None
+    options = dict(zip(args[1::2], args[2::2]))
+    if set(options) - {"--group", "--delay"} or len(args) % 2 == 0:
+        print(__doc__)
+        return 2
+    group = options.get("--group")
+    delay = float(options.get("--delay", 0))
     if os.path.exists(path):
         os.unlink(path)
     server = Server(path, Handler)
