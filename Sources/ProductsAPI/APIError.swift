@@ -1,6 +1,7 @@
 /// The statuses this API answers with.
 public enum HTTPStatus: Int, Hashable, Sendable {
     case ok = 200
+    case notModified = 304
     case badRequest = 400
     case notFound = 404
     case methodNotAllowed = 405
@@ -12,6 +13,7 @@ public enum HTTPStatus: Int, Hashable, Sendable {
     public var reasonPhrase: String {
         switch self {
         case .ok: "OK"
+        case .notModified: "Not Modified"
         case .badRequest: "Bad Request"
         case .notFound: "Not Found"
         case .methodNotAllowed: "Method Not Allowed"

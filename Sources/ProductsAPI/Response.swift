@@ -6,7 +6,9 @@
 /// `Access-Control-Allow-Origin: *` and `Content-Length`. A 405 adds `Allow: GET, HEAD`; 5xx
 /// answers add `Cache-Control: no-store` so that no cache keeps a transient failure. A HEAD
 /// response has the same headers as the GET (its `Content-Length` is the GET body's) and no
-/// body.
+/// body. A 200 carries ``CachePolicy``'s `Cache-Control` and, when it comes from the catalog,
+/// the ETag of its generation (``EntityTag``); a 304 carries the same two and
+/// `Access-Control-Allow-Origin`.
 public enum Response {
     public static let contentType = "application/json; charset=utf-8"
 
@@ -16,6 +18,7 @@ public enum Response {
         contentLength: Int,
         allow: String? = nil,
         cacheable: Bool = true,
+        etag: UnsafeRawBufferPointer? = nil,
         to out: inout [UInt8]
     ) {
         out.append(contentsOf: Self.statusPrefix)
@@ -31,6 +34,13 @@ public enum Response {
         }
         if !cacheable {
             out.append(contentsOf: "Cache-Control: no-store\r\n".utf8)
+        } else if status == .ok {
+            out.append(contentsOf: CachePolicy.headerLine)
+        }
+        if let etag {
+            out.append(contentsOf: Self.etagPrefix)
+            out.append(contentsOf: etag)
+            out.append(contentsOf: Self.crlf)
         }
         out.append(contentsOf: Self.contentLengthPrefix)
         appendDecimal(contentLength, to: &out)
@@ -39,19 +49,37 @@ public enum Response {
     }
 
     /// Appends a complete 200 response whose body is `body` (a JSON document).
-    public static func appendOK(body: UnsafeRawBufferPointer, method: RequestMethod, to out: inout [UInt8]) {
-        appendHead(status: .ok, contentLength: body.count, to: &out)
+    public static func appendOK(
+        body: UnsafeRawBufferPointer, method: RequestMethod, etag: UnsafeRawBufferPointer? = nil, to out: inout [UInt8]
+    ) {
+        appendHead(status: .ok, contentLength: body.count, etag: etag, to: &out)
         if !method.omitsBody { out.append(contentsOf: body) }
+    }
+
+    /// Appends a 304 Not Modified: the client's copy (`If-None-Match`) is current. No body, no
+    /// Content-Length or Content-Type (RFC 9110 §15.4.5: a 304 describes the stored 200).
+    public static func appendNotModified(etag: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        out.append(contentsOf: Self.statusPrefix)
+        appendDecimal(HTTPStatus.notModified.code, to: &out)
+        out.append(ASCII.space)
+        out.append(contentsOf: HTTPStatus.notModified.reasonPhrase.utf8)
+        out.append(contentsOf: Self.crlf)
+        out.append(contentsOf: "Access-Control-Allow-Origin: *\r\n".utf8)
+        out.append(contentsOf: CachePolicy.headerLine)
+        out.append(contentsOf: Self.etagPrefix)
+        out.append(contentsOf: etag)
+        out.append(contentsOf: Self.crlf)
+        out.append(contentsOf: Self.crlf)
     }
 
     /// Appends a complete 200 response whose body is a JSON array of `elements`, each already
     /// a JSON document (`[]` when there are none).
     public static func appendOKArray<C: Collection<UnsafeRawBufferPointer>>(
-        elements: C, method: RequestMethod, to out: inout [UInt8]
+        elements: C, method: RequestMethod, etag: UnsafeRawBufferPointer? = nil, to out: inout [UInt8]
     ) {
         var total = 0
         for element in elements { total += element.count }
-        appendHead(status: .ok, contentLength: JSONArray.length(elementCount: elements.count, elementBytes: total), to: &out)
+        appendHead(status: .ok, contentLength: JSONArray.length(elementCount: elements.count, elementBytes: total), etag: etag, to: &out)
         guard !method.omitsBody else { return }
         JSONArray.appendOpen(to: &out)
         var first = true
@@ -94,6 +122,7 @@ public enum Response {
     static let crlf = Array("\r\n".utf8)
     static let fixedHeaders = Array("Content-Type: \(contentType)\r\nAccess-Control-Allow-Origin: *\r\n".utf8)
     static let contentLengthPrefix = Array("Content-Length: ".utf8)
+    static let etagPrefix = Array("ETag: ".utf8)
 }
 
 /// Joining pre-rendered JSON documents into an array.

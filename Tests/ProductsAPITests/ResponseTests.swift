@@ -12,7 +12,22 @@ import ProductsAPI
 
     @Test func okHead() {
         let head = render { Response.appendHead(status: .ok, contentLength: 1234, to: &$0) }
-        #expect(head == "Status: 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nAccess-Control-Allow-Origin: *\r\nContent-Length: 1234\r\n\r\n")
+        #expect(head == "Status: 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nAccess-Control-Allow-Origin: *\r\nCache-Control: public, max-age=60, stale-while-revalidate=30, stale-if-error=600\r\nContent-Length: 1234\r\n\r\n")
+    }
+
+    @Test func okWithETagAndNotModified() {
+        let tag = Array(#""20261201_184512_4711_1x9k2q-s42""#.utf8)
+        let ok = render { out in tag.withUnsafeBytes { Response.appendHead(status: .ok, contentLength: 3, etag: $0, to: &out) } }
+        #expect(ok.contains("\r\nCache-Control: \(CachePolicy.cacheControl)\r\nETag: \"20261201_184512_4711_1x9k2q-s42\"\r\nContent-Length: 3\r\n\r\n"))
+        let notModified = render { out in tag.withUnsafeBytes { Response.appendNotModified(etag: $0, to: &out) } }
+        #expect(notModified == "Status: 304 Not Modified\r\nAccess-Control-Allow-Origin: *\r\nCache-Control: \(CachePolicy.cacheControl)\r\nETag: \"20261201_184512_4711_1x9k2q-s42\"\r\n\r\n")
+    }
+
+    @Test func errorsCarryNoCachePolicy() {
+        let notFound = render { Response.append(error: .productNotFound(9), method: .get, to: &$0) }
+        #expect(!notFound.contains("Cache-Control") && !notFound.contains("ETag"))
+        let unavailable = render { Response.append(error: .serviceUnavailable, method: .get, to: &$0) }
+        #expect(unavailable.contains("Cache-Control: no-store\r\n") && !unavailable.contains("max-age"))
     }
 
     @Test func okBody() {
