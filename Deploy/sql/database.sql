@@ -18,3 +18,32 @@ $$;
 -- pg_database_owner, PUBLIC has USAGE only); stated for databases made from an older or
 -- modified template.
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+
+-- The catalog's generation (products-server puts it in every ETag): a catalog swapped in by an
+-- importer older than this column gets it here, so that a new products-server can serve it
+-- until the next import. The same definition as the importer's swap (CatalogSQL.swap): the
+-- live schema catalog_import_<stamp>, generation = <stamp>. No-op when there is no catalog
+-- yet or the column is there.
+DO $$
+DECLARE
+  live text;
+BEGIN
+  -- to_regclass, not ::regclass: a cast of a constant is folded when the statement is
+  -- planned, and fails on a database with no schema catalog yet.
+  IF to_regclass('catalog.product') IS NULL OR to_regclass('catalog.import_history') IS NULL THEN
+    RETURN;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_attribute
+             WHERE attrelid = to_regclass('catalog.product') AND attname = 'generation'
+               AND NOT attisdropped) THEN
+    RETURN;
+  END IF;
+  SELECT schema_name INTO live FROM catalog.import_history ORDER BY id DESC LIMIT 1;
+  IF live IS NULL THEN RETURN; END IF;
+  EXECUTE format('CREATE OR REPLACE VIEW catalog.product AS
+                    SELECT id, rank, list_doc, product_doc, styles_doc, related_doc, %L::text AS generation
+                    FROM %I.product',
+                 regexp_replace(live, '^catalog_import_', ''), live);
+  RAISE NOTICE 'catalog.product: added the generation column (%)', live;
+END
+$$;

@@ -287,14 +287,27 @@ enum CatalogSQL {
         WHERE nspname LIKE 'catalog\\_import\\_%' ORDER BY nspname
         """
 
-    /// The swap: re-point the view and record the import, in one transaction.
+    /// The generation of the catalog built in schema `s`: its name without the prefix, e.g.
+    /// `20261201_184512_4711_1x9k2q` (``Importer/stamp()``: unique per import). The worker
+    /// puts it in every response's ETag (ProductsAPI's `EntityTag`).
+    static func generation(ofSchema s: String) -> String {
+        s.hasPrefix(stagingPrefix) ? String(s.dropFirst(stagingPrefix.count)) : s
+    }
+
+    /// The swap: re-point the view and record the import, in one transaction. The view carries
+    /// the generation as a constant column (added last: CREATE OR REPLACE VIEW may only add
+    /// columns at the end), so a reader gets the data and its generation from one snapshot;
+    /// on a streaming replica the swap's commit replays both at once. Deploy/sql/database.sql
+    /// adds the column to a view made by an importer older than it (the same definition).
     static func swap(_ s: String, apiRole: String?, reportLiteral: String) -> String {
         var sql = """
             BEGIN;
             SET LOCAL lock_timeout = '5s';
             SET LOCAL synchronous_commit = on;
             CREATE OR REPLACE VIEW catalog.product AS
-              SELECT id, rank, list_doc, product_doc, styles_doc, related_doc FROM \(s).product;
+              SELECT id, rank, list_doc, product_doc, styles_doc, related_doc,
+                     '\(generation(ofSchema: s))'::text AS generation
+              FROM \(s).product;
             INSERT INTO catalog.import_history (schema_name, report) VALUES ('\(s)', \(reportLiteral));
 
             """

@@ -480,6 +480,7 @@ public final class Importer: Sendable {
         while true {
             do {
                 try conn.execute(CatalogSQL.swap(schema, apiRole: apiRole, reportLiteral: conn.quoteLiteral(json)))
+                logger.notice("catalog swapped in: generation \(CatalogSQL.generation(ofSchema: schema)) (responses' ETags name it)")
                 return
             } catch {
                 // lock_timeout: a long reader holds the view; readers are bounded by their

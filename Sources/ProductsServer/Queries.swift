@@ -4,6 +4,10 @@
 /// Parameters are declared `int4` explicitly, so the statements do not depend on how the view
 /// types its columns, and the per-product id can be sent in binary (4 bytes, network order):
 /// no number formatting or parsing on either side.
+///
+/// Every statement also reads `generation`, the import the row belongs to (a constant column
+/// of the view, set at each swap; ``EntityTag``): the response's ETag comes from the same row,
+/// in the same snapshot, as its body.
 enum Queries {
     struct Statement {
         let name: String
@@ -12,21 +16,21 @@ enum Queries {
 
     static let product = Statement(
         name: "products_api_product",
-        sql: "SELECT product_doc FROM catalog.product WHERE id = $1::int4")
+        sql: "SELECT product_doc, generation FROM catalog.product WHERE id = $1::int4")
 
     static let styles = Statement(
         name: "products_api_styles",
-        sql: "SELECT styles_doc FROM catalog.product WHERE id = $1::int4")
+        sql: "SELECT styles_doc, generation FROM catalog.product WHERE id = $1::int4")
 
     static let related = Statement(
         name: "products_api_related",
-        sql: "SELECT related_doc FROM catalog.product WHERE id = $1::int4")
+        sql: "SELECT related_doc, generation FROM catalog.product WHERE id = $1::int4")
 
     /// `rank` is dense (1...N in id order) and indexed: page N is an index range scan, the
     /// same cost as page 1 (no OFFSET).
     static let list = Statement(
         name: "products_api_list",
-        sql: "SELECT list_doc FROM catalog.product WHERE rank BETWEEN $1::int4 AND $2::int4 ORDER BY rank")
+        sql: "SELECT list_doc, generation FROM catalog.product WHERE rank BETWEEN $1::int4 AND $2::int4 ORDER BY rank")
 
     /// Everything to prepare on a new connection.
     static let all = [product, styles, related, list]

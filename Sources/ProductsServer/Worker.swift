@@ -97,6 +97,8 @@ struct WorkerLoop {
     private var output: [UInt8] = []
     /// Where a connection's unread bytes are peeked at (``FastCGIRequestScan/peekLimit``).
     private var peekBuffer = [UInt8](repeating: 0, count: FastCGIRequestScan.peekLimit)
+    /// The ETag of the response being built (``EntityTag``); reused like ``output``.
+    private var etag: [UInt8] = []
 
     init(configuration: WorkerConfiguration, request: FastCGIRequest, logger: Logger) {
         self.configuration = configuration
@@ -375,11 +377,11 @@ struct WorkerLoop {
     private mutating func execute(_ route: Route, method: RequestMethod, on connection: Connection) throws(PostgresError) -> Bool {
         switch route {
         case .product(let id):
-            return try lookup(Queries.product, id: id, method: method, on: connection)
+            return try lookup(Queries.product, id: id, route: route, method: method, on: connection)
         case .styles(let id):
-            return try lookup(Queries.styles, id: id, method: method, on: connection)
+            return try lookup(Queries.styles, id: id, route: route, method: method, on: connection)
         case .related(let id):
-            return try lookup(Queries.related, id: id, method: method, on: connection)
+            return try lookup(Queries.related, id: id, route: route, method: method, on: connection)
         case .list(let page, let count):
             guard let ranks = Pagination.rankRange(page: page, count: count) else {
                 Response.appendOKArray(elements: EmptyCollection<UnsafeRawBufferPointer>(), method: method, to: &output)
@@ -393,7 +395,14 @@ struct WorkerLoop {
                 if result.isNull(row: row, column: 0) { return false }
                 bytes += result.withBytes(row: row, column: 0) { $0.count }
             }
-            Response.appendHead(status: .ok, contentLength: JSONArray.length(elementCount: rows, elementBytes: bytes), to: &output)
+            // A page past the end has no row, hence no generation and no ETag.
+            let tagged = rows > 0 && setETag(from: result, route: route)
+            if tagged, answeredNotModified() { return true }
+            let tag = etag
+            tag.withUnsafeBytes { tag in
+                Response.appendHead(status: .ok, contentLength: JSONArray.length(elementCount: rows, elementBytes: bytes),
+                                    etag: tagged ? tag : nil, to: &output)
+            }
             guard !method.omitsBody else { return true }
             JSONArray.appendOpen(to: &output)
             for row in 0..<rows {
@@ -406,7 +415,7 @@ struct WorkerLoop {
     }
 
     /// One primary-key lookup; the id goes over the wire as a binary int4.
-    private mutating func lookup(_ statement: Queries.Statement, id: Int32, method: RequestMethod, on connection: Connection) throws(PostgresError) -> Bool {
+    private mutating func lookup(_ statement: Queries.Statement, id: Int32, route: Route, method: RequestMethod, on connection: Connection) throws(PostgresError) -> Bool {
         let networkOrder = id.bigEndian
         let result = try withUnsafeBytes(of: networkOrder) { (raw) throws(PostgresError) -> QueryResult in
             try connection.executePrepared(statement.name, parameter: raw.assumingMemoryBound(to: CChar.self))
@@ -416,8 +425,34 @@ struct WorkerLoop {
             return true
         }
         if result.isNull(row: 0, column: 0) { return false }
-        result.withBytes(row: 0, column: 0) { Response.appendOK(body: $0, method: method, to: &output) }
+        let tagged = setETag(from: result, route: route)
+        if tagged, answeredNotModified() { return true }
+        let tag = etag
+        tag.withUnsafeBytes { tag in
+            result.withBytes(row: 0, column: 0) { Response.appendOK(body: $0, method: method, etag: tagged ? tag : nil, to: &output) }
+        }
         return true
+    }
+
+    /// Renders the ETag of `route` in the generation of `result`'s first row into ``etag``.
+    /// False (no ETag) when the row has no generation, which the importer's view rules out.
+    private mutating func setETag(from result: QueryResult, route: Route) -> Bool {
+        etag.removeAll(keepingCapacity: true)
+        guard !result.isNull(row: 0, column: 1) else { return false }
+        result.withBytes(row: 0, column: 1) { EntityTag.append(generation: $0, route: route, to: &etag) }
+        return true
+    }
+
+    /// Answers 304 (and returns true) when the request's `If-None-Match` names ``etag``. nginx
+    /// sends it when it revalidates an expired cache entry (`fastcgi_cache_revalidate`), and
+    /// passes the client's own when the cache is bypassed (snippets/fastcgi-params.conf).
+    private mutating func answeredNotModified() -> Bool {
+        let tag = etag
+        let matched = request.withParam("HTTP_IF_NONE_MATCH") { field in
+            field.map { field in tag.withUnsafeBytes { EntityTag.matches(ifNoneMatch: field, etag: $0) } } ?? false
+        }
+        if matched { tag.withUnsafeBytes { Response.appendNotModified(etag: $0, to: &output) } }
+        return matched
     }
 
     /// Errors after which this session cannot go on as it is: its prepared statement is gone

@@ -24,6 +24,7 @@ struct ImportLifecycleTests {
         let good = try Fixtures.copy(Fixtures.atelierHead)
         try db.runImport(good)
         let before = try db.digest()
+        let generation = try db.scalar("SELECT DISTINCT generation FROM catalog.product")
 
         // Every product row damaged: over the reject limit, the import fails as a whole.
         let bad = try Fixtures.copy(Fixtures.atelierHead)
@@ -33,7 +34,34 @@ struct ImportLifecycleTests {
         #expect(throws: ImportError.self) { try db.runImport(bad) { $0.maxRejects = 5 } }
 
         #expect(try db.digest() == before)
+        #expect(try db.scalar("SELECT DISTINCT generation FROM catalog.product") == generation, "a failed import changed the generation (the ETags)")
         #expect(try db.scalar("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'catalog_import_%'") == "1")
+    }
+
+    /// Every swap has its own generation (the ETags' first part), read by the API's role with the
+    /// data; Deploy/sql/database.sql gives one to a catalog an older importer swapped in.
+    @Test func eachSwapHasAGenerationAndDatabaseSQLGivesOneToAnOlderCatalog() throws {
+        let db = try CatalogDatabase("generation")
+        let dir = try Fixtures.copy(Fixtures.atelierHead)
+        try db.runImport(dir)
+        let live = try #require(try db.scalar("SELECT schema_name FROM catalog.import_history ORDER BY id DESC LIMIT 1"))
+        let first = try #require(try db.scalar("SELECT DISTINCT generation FROM catalog.product"))
+        #expect(live == "catalog_import_" + first)
+        let api = try Connection(conninfo: db.apiConninfo)
+        #expect(try api.execute("SELECT count(DISTINCT generation) FROM catalog.product").string(row: 0, column: 0) == "1")
+        try db.runImport(dir)
+        let second = try #require(try db.scalar("SELECT DISTINCT generation FROM catalog.product"))
+        #expect(second != first, "the same files imported again are a new generation")
+
+        // The view as an importer without generations made it; then the install's SQL.
+        let owner = try Connection(conninfo: db.ownerConninfo)
+        let schema = "catalog_import_" + second
+        try owner.execute("DROP VIEW catalog.product")
+        try owner.execute("CREATE VIEW catalog.product AS SELECT id, rank, list_doc, product_doc, styles_doc, related_doc FROM \(schema).product")
+        try TestCluster.shared.psqlFile(Repository.path("Deploy/sql/database.sql"), database: db.name)
+        #expect(try db.scalar("SELECT DISTINCT generation FROM catalog.product") == second)
+        try TestCluster.shared.psqlFile(Repository.path("Deploy/sql/database.sql"), database: db.name)  // idempotent
+        #expect(try db.scalar("SELECT DISTINCT generation FROM catalog.product") == second)
     }
 
     @Test func rejectRateGuardStopsAGarbageExport() throws {
