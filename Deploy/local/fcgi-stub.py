@@ -15,8 +15,13 @@ Paths (matched on DOCUMENT_URI):
     /products/404      → 404 {"message": "product not found"}
     /products/503      → 503 {"message": "database unavailable"}, with `Retry-After: 30`
     /products/slow     → sleeps 10 s first (a hung worker), then 200
-    /products/cached   → 200 with `Cache-Control: no-store` and `Vary: *` (nginx must ignore them)
-    anything else      → 200, padded to ~2 KB so gzip applies
+    /products/cached   → 200 with `Cache-Control: public, max-age=60`, `Vary: *` and `Expires: 0`
+                         (nginx obeys the first, ignores the others)
+    /products/nostore  → 200 with `Cache-Control: no-store` (nginx must not cache it)
+    anything else      → 200, padded to ~2 KB so gzip applies, with `Cache-Control: public,
+                         max-age=1` (products-server's policy, shortened so that a test can
+                         let an entry expire) and `ETag: "stub<path>"`; 304 without a body
+                         when HTTP_IF_NONE_MATCH is exactly that ETag (as products-server does)
 Used by Deploy/local/nginx-selftest.
 """
 import grp
@@ -97,7 +102,13 @@ def respond(params):
     elif delay:
         time.sleep(delay)
     if path == "/products/cached":
-        headers.update({"Cache-Control": "no-store", "Vary": "*", "Expires": "0"})
+        headers.update({"Cache-Control": "public, max-age=60", "Vary": "*", "Expires": "0"})
+    elif path == "/products/nostore":
+        headers["Cache-Control"] = "no-store"
+    else:
+        headers.update({"Cache-Control": "public, max-age=1", "ETag": '"stub%s"' % path})
+        if params.get("HTTP_IF_NONE_MATCH") == headers["ETag"]:
+            return "304 Not Modified", {k: v for k, v in headers.items() if k != "Content-Type"}, None
     body = {"n": n, "method": params.get("REQUEST_METHOD"), "request_uri": params.get("REQUEST_URI"),
             "path": path, "query": params.get("QUERY_STRING"), "params": sorted(params),
             "pad": "product " * 250}
@@ -124,7 +135,7 @@ class Handler(socketserver.BaseRequestHandler):
                         break
                 status, headers, body = respond(parse_params(params_raw))
                 head = "Status: %s\r\n" % status + "".join("%s: %s\r\n" % kv for kv in headers.items())
-                payload = (head + "\r\n" + json.dumps(body) + "\n").encode()
+                payload = (head + "\r\n" + ("" if body is None else json.dumps(body) + "\n")).encode()
                 write_record(sock, STDOUT, rid, payload)
                 write_record(sock, STDOUT, rid, b"")
                 write_record(sock, END_REQUEST, rid, struct.pack("!IB3x", 0, 0))
