@@ -12,9 +12,9 @@
 ///   the worker, though no body crosses the network), but an import shows up later. A minute
 ///   keeps nginx's revalidations of a hot product to one per minute per nginx host.
 /// - `stale-while-revalidate=30`: for 30 s past max-age a cache may answer with the expired copy
-///   at once while it revalidates in the background (nginx: `fastcgi_cache_background_update`):
-///   nobody waits for a revalidation of a key requested in that window. Longer = fewer waits,
-///   older answers.
+///   at once while it revalidates. nginx lets one request per key wait for the revalidation (a
+///   304, about a millisecond) and gives the others the stale copy meanwhile; past the 30 s,
+///   requests for that key wait for the worker. Longer = fewer waits, older answers.
 /// - `stale-if-error=600`: a CDN or browser may keep using a copy for 10 min while the API
 ///   answers errors (nginx does so for as long as it holds the entry, `inactive=10m`).
 ///

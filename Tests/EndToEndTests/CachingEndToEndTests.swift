@@ -119,7 +119,7 @@ struct CachingEndToEndTests {
             #expect(r.status == 200 && r[header: "etag"] == oldTag && r.body == first.body)
             usleep(200_000)
         }
-        #expect(statuses.first == "STALE" && statuses.last == "HIT", "\(statuses)")
+        #expect(statuses.first == "REVALIDATED" && statuses.last == "HIT", "\(statuses)")
 
         // A good import renames product 1's styles: "... v2".
         let newData = try stack.copyOfData()
