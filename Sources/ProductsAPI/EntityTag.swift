@@ -16,7 +16,7 @@
 public enum EntityTag {
     /// Appends `"<generation>-<route tag>"` (quotes included) to `out`.
     public static func append(generation: UnsafeRawBufferPointer, route: Route, to out: inout [UInt8]) {
-        out.append(quote)
+        out.append(ASCII.quote)
         out.append(contentsOf: generation)
         out.append(UInt8(ascii: "-"))
         switch route {
@@ -35,7 +35,7 @@ public enum EntityTag {
             out.append(UInt8(ascii: "."))
             Response.appendDecimal(count, to: &out)
         }
-        out.append(quote)
+        out.append(ASCII.quote)
     }
 
     /// The ETag as a String (tests, tools).
@@ -58,18 +58,18 @@ public enum EntityTag {
         let end = field.endIndex
         while i < end {
             // Skip separators and whitespace.
-            while i < end, field[i] == comma || field[i] == space || field[i] == tab { i += 1 }
+            while i < end, field[i] == ASCII.comma || field[i] == ASCII.space || field[i] == ASCII.tab { i += 1 }
             guard i < end else { break }
-            if field[i] == star { return true }
-            if field[i] == UInt8(ascii: "W"), i + 1 < end, field[i + 1] == slash { i += 2 }
-            guard i < end, field[i] == quote else {
+            if field[i] == ASCII.star { return true }
+            if field[i] == UInt8(ascii: "W"), i + 1 < end, field[i + 1] == ASCII.slash { i += 2 }
+            guard i < end, field[i] == ASCII.quote else {
                 // Not an entity tag: skip to the next comma.
-                while i < end, field[i] != comma { i += 1 }
+                while i < end, field[i] != ASCII.comma { i += 1 }
                 continue
             }
             let start = i
             i += 1
-            while i < end, field[i] != quote { i += 1 }
+            while i < end, field[i] != ASCII.quote { i += 1 }
             guard i < end else { break }  // unterminated: no match
             i += 1
             let tag = UnsafeRawBufferPointer(rebasing: field[start..<i])
@@ -85,11 +85,4 @@ public enum EntityTag {
             matches(ifNoneMatch: UnsafeRawBufferPointer(f), etag: UnsafeRawBufferPointer(e))
         } }
     }
-
-    static let quote = UInt8(ascii: "\"")
-    static let comma = UInt8(ascii: ",")
-    static let space = UInt8(ascii: " ")
-    static let tab = UInt8(ascii: "\t")
-    static let star = UInt8(ascii: "*")
-    static let slash = UInt8(ascii: "/")
 }

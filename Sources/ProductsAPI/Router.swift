@@ -136,6 +136,10 @@ enum ASCII {
     static let space = UInt8(ascii: " ")
     static let zero = UInt8(ascii: "0")
     static let nine = UInt8(ascii: "9")
+    static let quote = UInt8(ascii: "\"")
+    static let comma = UInt8(ascii: ",")
+    static let tab = UInt8(ascii: "\t")
+    static let star = UInt8(ascii: "*")
 }
 
 /// Splits on `/`, keeping empty segments (so `//` can be told apart).

@@ -122,16 +122,7 @@ struct CachingEndToEndTests {
         #expect(statuses.first == "REVALIDATED" && statuses.last == "HIT", "\(statuses)")
 
         // A good import renames product 1's styles: "... v2".
-        let newData = try stack.copyOfData()
-        let styles = try String(contentsOfFile: newData + "/styles.csv", encoding: .utf8)
-        let renamed = styles.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
-            var fields = line.split(separator: ",", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
-            guard fields.count == 4, fields[1] == "1", fields[2].hasSuffix("\"") else { return String(line) }
-            fields[2] = String(fields[2].dropLast()) + " v2\""
-            return fields.joined(separator: ",")
-        }
-        try renamed.joined(separator: "\n").write(toFile: newData + "/styles.csv", atomically: true, encoding: .utf8)
-        try stack.importData(newData)
+        try stack.importData(try stack.copyOfDataWithProductOneStylesRenamed())
         let swappedAt = Date()
 
         let bound = Double(CachePolicy.maxAge + CachePolicy.staleWhileRevalidate)

@@ -190,16 +190,7 @@ struct FaultsEndToEndTests {
         let stack = ProductsStack.launch(name: "swap", data: .atelierHead, cache: false)
         defer { stack.stop() }
         // The new export renames every style of product 1: "... v2".
-        let newData = try stack.copyOfData()
-        let styles = try String(contentsOfFile: newData + "/styles.csv", encoding: .utf8)
-        // Rows look like `1,1,"Forest Green & Black",null,140,1`; product 1's names have no commas.
-        let renamed = styles.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
-            var fields = line.split(separator: ",", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
-            guard fields.count == 4, fields[1] == "1", fields[2].hasSuffix("\"") else { return String(line) }
-            fields[2] = String(fields[2].dropLast()) + " v2\""
-            return fields.joined(separator: ",")
-        }
-        try renamed.joined(separator: "\n").write(toFile: newData + "/styles.csv", atomically: true, encoding: .utf8)
+        let newData = try stack.copyOfDataWithProductOneStylesRenamed()
 
         let mixed = Atomic<Int>(0), old = Atomic<Int>(0), new = Atomic<Int>(0)
         let load = Load(port: stack.port, target: "/products/1/styles") { r in

@@ -134,6 +134,22 @@ final class ProductsStack: @unchecked Sendable {
         return copy
     }
 
+    /// A copy of the data in which every style of product 1 is renamed "<name> v2": a new
+    /// export whose import changes /products/1/styles and nothing else a test looks at.
+    /// (Rows look like `1,1,"Forest Green & Black",null,140,1`; product 1's names have no commas.)
+    func copyOfDataWithProductOneStylesRenamed() throws -> String {
+        let copy = try copyOfData()
+        let styles = try String(contentsOfFile: copy + "/styles.csv", encoding: .utf8)
+        let renamed = styles.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            var fields = line.split(separator: ",", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
+            guard fields.count == 4, fields[1] == "1", fields[2].hasSuffix("\"") else { return String(line) }
+            fields[2] = String(fields[2].dropLast()) + " v2\""
+            return fields.joined(separator: ",")
+        }
+        try renamed.joined(separator: "\n").write(toFile: copy + "/styles.csv", atomically: true, encoding: .utf8)
+        return copy
+    }
+
     /// The master's current worker processes.
     func workerPIDs() throws -> [pid_t] {
         let children = (try? String(contentsOfFile: "/proc/\(serverPID)/task/\(serverPID)/children", encoding: .utf8)) ?? ""
