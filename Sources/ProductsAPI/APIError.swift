@@ -105,6 +105,12 @@ extension APIError {
         code: .serviceUnavailable, status: .serviceUnavailable,
         message: "the product catalog is temporarily unavailable; try again shortly")
 
+    /// 503 from the readiness check (`/_health/ready`) when the database answers but holds no
+    /// catalog yet (no import has swapped one in).
+    public static let catalogNotLoaded = APIError(
+        code: .serviceUnavailable, status: .serviceUnavailable,
+        message: "not ready: no catalog has been imported")
+
     /// 404 for a well-formed id that is not a product.
     public static func productNotFound(_ id: Int32) -> APIError {
         APIError(code: .productNotFound, status: .notFound, message: "product \(id) not found")

@@ -34,6 +34,9 @@ public enum EntityTag {
             Response.appendDecimal(page, to: &out)
             out.append(UInt8(ascii: "."))
             Response.appendDecimal(count, to: &out)
+        case .live, .ready:
+            // Never tagged (Route.isHealthCheck): the worker sends them no-store.
+            out.append(UInt8(ascii: "h"))
         }
         out.append(ASCII.quote)
     }

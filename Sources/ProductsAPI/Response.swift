@@ -56,6 +56,22 @@ public enum Response {
         if !method.omitsBody { out.append(contentsOf: body) }
     }
 
+    /// Appends a health check's 200 (``Route/live``, ``Route/ready``): `{"status":"live"}`, or
+    /// `{"status":"ready","generation":"..."}` with the catalog's generation. `Cache-Control:
+    /// no-store`: a cached "ready" would hide an outage.
+    public static func appendHealth(generation: String?, method: RequestMethod, to out: inout [UInt8]) {
+        var body: [UInt8] = []
+        if let generation {
+            body.append(contentsOf: #"{"status":"ready","generation":"#.utf8)
+            JSONString.appendQuoted(generation, to: &body)
+            body.append(UInt8(ascii: "}"))
+        } else {
+            body.append(contentsOf: #"{"status":"live"}"#.utf8)
+        }
+        appendHead(status: .ok, contentLength: body.count, cacheable: false, to: &out)
+        if !method.omitsBody { out.append(contentsOf: body) }
+    }
+
     /// Appends a 304 Not Modified: the client's copy (`If-None-Match`) is current. No body, no
     /// Content-Length or Content-Type (RFC 9110 §15.4.5: a 304 describes the stored 200).
     public static func appendNotModified(etag: UnsafeRawBufferPointer, to out: inout [UInt8]) {

@@ -12,12 +12,26 @@ public enum Route: Hashable, Sendable {
     /// `GET /products?page=&count=`. `page` is at least 1 and saturates at `Int.max` (any page
     /// that large is past the end anyway); `count` is in `1...Router.maximumCount`.
     case list(page: Int, count: Int)
+    /// `GET /_health/live`: the process answers (no database). For load balancers and
+    /// systemd-style watchdogs; nginx exposes it to trusted addresses only.
+    case live
+    /// `GET /_health/ready`: the database answers and a catalog is loaded; the body names its
+    /// generation. 503 otherwise. Trusted addresses only, never cached.
+    case ready
 
-    /// The product id of a per-product route; `nil` for the list.
+    /// The product id of a per-product route; `nil` for the list and the health checks.
     public var productID: Int32? {
         switch self {
         case .product(let id), .styles(let id), .related(let id): id
-        case .list: nil
+        case .list, .live, .ready: nil
+        }
+    }
+
+    /// True for the health checks, which are not part of the catalog API: no ETag, no caching.
+    public var isHealthCheck: Bool {
+        switch self {
+        case .live, .ready: true
+        case .product, .styles, .related, .list: false
         }
     }
 }

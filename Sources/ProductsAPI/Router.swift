@@ -30,6 +30,9 @@
 ///    (default 1) must be at least 1; a page too large for any integer is simply past the end
 ///    (`[]`). `count` (default 5) must be in 1...1000. When both are wrong, `page` is
 ///    reported.
+/// 6. **Health checks** (not part of the legacy API): `/_health/live` and `/_health/ready`,
+///    exactly (query ignored), for load balancers and monitoring. nginx forwards `/_health/`
+///    from trusted addresses only (nginx/conf.d/products.conf); to anyone else it is 404.
 public struct Router: Sendable {
     public static let defaultPage = 1
     public static let defaultCount = 5
@@ -67,9 +70,9 @@ public struct Router: Sendable {
 
         // Up to three segments: "products" [id ["styles" | "related"]].
         var segments = SegmentIterator(rest)
-        guard let first = segments.next(), first.elementsEqual("products".utf8) else {
-            return .failure(.routeNotFound)
-        }
+        guard let first = segments.next() else { return .failure(.routeNotFound) }
+        if first.elementsEqual("_health".utf8) { return healthRoute(&segments) }
+        guard first.elementsEqual("products".utf8) else { return .failure(.routeNotFound) }
         guard let idSegment = segments.next() else {
             return listRoute(query: query)
         }
@@ -86,6 +89,14 @@ public struct Router: Sendable {
         guard !idSegment.isEmpty else { return .failure(.routeNotFound) }
         guard let id = DecimalParser.productID(idSegment) else { return .failure(.invalidProductID) }
         return .success(make(id))
+    }
+
+    private func healthRoute(_ segments: inout SegmentIterator) -> Result<Route, APIError> {
+        let check = segments.next()
+        guard segments.next() == nil, let check else { return .failure(.routeNotFound) }
+        if check.elementsEqual("live".utf8) { return .success(.live) }
+        if check.elementsEqual("ready".utf8) { return .success(.ready) }
+        return .failure(.routeNotFound)
     }
 
     private func listRoute(query: UnsafeRawBufferPointer?) -> Result<Route, APIError> {

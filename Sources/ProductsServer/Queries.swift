@@ -32,6 +32,11 @@ enum Queries {
         name: "products_api_list",
         sql: "SELECT list_doc, generation FROM catalog.product WHERE rank BETWEEN $1::int4 AND $2::int4 ORDER BY rank")
 
+    /// The readiness check (`/_health/ready`): a catalog is loaded, and which generation.
+    static let readiness = Statement(
+        name: "products_api_readiness",
+        sql: "SELECT generation FROM catalog.product LIMIT 1")
+
     /// Everything to prepare on a new connection.
-    static let all = [product, styles, related, list]
+    static let all = [product, styles, related, list, readiness]
 }

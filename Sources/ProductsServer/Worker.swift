@@ -293,6 +293,11 @@ struct WorkerLoop {
     }
 
     private mutating func respond(to route: Route, method: RequestMethod) {
+        if route == .live {
+            // Liveness: this worker answers; the database is the readiness check's business.
+            Response.appendHealth(generation: nil, method: method, to: &output)
+            return
+        }
         if case .list(let page, let count) = route, Pagination.rankRange(page: page, count: count) == nil {
             // Past any possible end: no need to ask the database.
             Response.appendOKArray(elements: EmptyCollection<UnsafeRawBufferPointer>(), method: method, to: &output)
@@ -382,6 +387,18 @@ struct WorkerLoop {
             return try lookup(Queries.styles, id: id, route: route, method: method, on: connection)
         case .related(let id):
             return try lookup(Queries.related, id: id, route: route, method: method, on: connection)
+        case .live:
+            Response.appendHealth(generation: nil, method: method, to: &output)
+            return true
+        case .ready:
+            let result = try connection.executePrepared(Queries.readiness.name, [])
+            if result.rowCount == 0 || result.isNull(row: 0, column: 0) {
+                Response.append(error: .catalogNotLoaded, method: method, to: &output)
+            } else {
+                let generation = result.withBytes(row: 0, column: 0) { String(decoding: $0, as: UTF8.self) }
+                Response.appendHealth(generation: generation, method: method, to: &output)
+            }
+            return true
         case .list(let page, let count):
             guard let ranks = Pagination.rankRange(page: page, count: count) else {
                 Response.appendOKArray(elements: EmptyCollection<UnsafeRawBufferPointer>(), method: method, to: &output)

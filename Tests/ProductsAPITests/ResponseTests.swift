@@ -30,6 +30,17 @@ import ProductsAPI
         #expect(unavailable.contains("Cache-Control: no-store\r\n") && !unavailable.contains("max-age"))
     }
 
+    @Test func healthChecksAreNeverCached() {
+        let live = render { Response.appendHealth(generation: nil, method: .get, to: &$0) }
+        #expect(live == "Status: 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nAccess-Control-Allow-Origin: *\r\nCache-Control: no-store\r\nContent-Length: 17\r\n\r\n{\"status\":\"live\"}")
+        let ready = render { Response.appendHealth(generation: "20261201_184512_4711_1x9k2q", method: .get, to: &$0) }
+        #expect(ready.hasSuffix("Cache-Control: no-store\r\nContent-Length: 61\r\n\r\n{\"status\":\"ready\",\"generation\":\"20261201_184512_4711_1x9k2q\"}"))
+        let head = render { Response.appendHealth(generation: "g", method: .head, to: &$0) }
+        #expect(head.hasSuffix("Content-Length: 35\r\n\r\n"))
+        let notReady = render { Response.append(error: .catalogNotLoaded, method: .get, to: &$0) }
+        #expect(notReady.hasPrefix("Status: 503 Service Unavailable\r\n") && notReady.contains("Cache-Control: no-store\r\n"))
+    }
+
     @Test func okBody() {
         let body = Array(#"{"id":1}"#.utf8)
         let get = render { out in body.withUnsafeBytes { Response.appendOK(body: $0, method: .get, to: &out) } }

@@ -23,6 +23,19 @@ import Testing
         #expect(route("/products/2147483647") == .success(.product(id: 2147483647)))
     }
 
+    @Test func healthChecks() {
+        #expect(route("/_health/live") == .success(.live))
+        #expect(route("/_health/ready") == .success(.ready))
+        #expect(route("/_health/ready/") == .success(.ready))
+        #expect(route("/_health/ready", query: "x=1") == .success(.ready))
+        #expect(route("/_health/live", method: "HEAD") == .success(.live))
+        #expect(Route.live.isHealthCheck && Route.ready.isHealthCheck && !Route.styles(id: 1).isHealthCheck)
+        for path in ["/_health", "/_health/", "/_health/nginx", "/_health/live/x", "/_Health/live", "/_health//live"] {
+            #expect(errorCode(path) == .routeNotFound, "\(path)")
+        }
+        #expect(errorCode("/_health/live", method: "POST") == .methodNotAllowed)
+    }
+
     @Test func listDefaults() {
         #expect(route("/products") == .success(.list(page: 1, count: 5)))
         #expect(route("/products", query: "page=1&count=5") == .success(.list(page: 1, count: 5)))
