@@ -322,8 +322,10 @@ struct WorkerLoop {
                 } catch {
                     link.connectFailed()
                     let suppressed = link.takeSuppressedCount()
+                    var metadata = requestMetadata()
+                    if suppressed > 0 { metadata["answered_503_since_last_attempt"] = "\(suppressed)" }
                     logger.warning("database unavailable, answering 503: \(Self.oneLine(error.debugDescription))",
-                                   metadata: suppressed > 0 ? ["answered_503_since_last_attempt": "\(suppressed)"] : nil)
+                                   metadata: metadata)
                     Response.append(error: .serviceUnavailable, method: method, to: &output)
                     return
                 }
@@ -337,7 +339,7 @@ struct WorkerLoop {
                     let mark = output.count
                     if try !execute(route, method: method, on: connection) {
                         output.removeSubrange(mark...)
-                        logger.error("the catalog has a NULL document for \(route)")
+                        logger.error("the catalog has a NULL document for \(route)", metadata: requestMetadata())
                         Response.append(error: .internalError, method: method, to: &output)
                     }
                     return
@@ -347,21 +349,30 @@ struct WorkerLoop {
                         // statements no longer fit the catalog: reconnect (and re-prepare),
                         // then retry this read-only query once.
                         let what = error.isConnectionLoss ? "database connection lost" : "database session invalidated, reconnecting"
-                        logger.warning("\(what) during \(route): \(Self.oneLine(error.debugDescription))")
+                        logger.warning("\(what) during \(route): \(Self.oneLine(error.debugDescription))", metadata: requestMetadata())
                         self.connection = nil
                         action = link.connectionLost(now: .now)
                     } else if Self.isTransient(error) {
-                        logger.warning("query failed for \(route), answering 503: \(Self.oneLine(error.debugDescription))")
+                        logger.warning("query failed for \(route), answering 503: \(Self.oneLine(error.debugDescription))",
+                                       metadata: requestMetadata())
                         Response.append(error: .serviceUnavailable, method: method, to: &output)
                         return
                     } else {
-                        logger.error("query failed for \(route): \(Self.oneLine(error.debugDescription))")
+                        logger.error("query failed for \(route): \(Self.oneLine(error.debugDescription))", metadata: requestMetadata())
                         Response.append(error: .internalError, method: method, to: &output)
                         return
                     }
                 }
             }
         }
+    }
+
+    /// The request's id (nginx's `$request_id`, fastcgi-params.conf: REQUEST_ID), for the log
+    /// line of a request that failed: the same id is in nginx's access log (`rid=`) and in the
+    /// response's `X-Request-Id`, so one failed request can be followed from the client to here.
+    private func requestMetadata() -> Logger.Metadata {
+        let id = request.withParam("REQUEST_ID") { $0.map { String(decoding: $0, as: UTF8.self) } }
+        return id.map { ["request_id": "\($0)"] } ?? [:]
     }
 
     private mutating func connect() throws(PostgresError) {

@@ -39,6 +39,15 @@ struct HealthEndToEndTests {
         #expect(notReady.status == 503 && Date().timeIntervalSince(start) < 5)
         #expect((try? notReady.json() as? [String: Any])?["message"] != nil)
         #expect(notReady[header: "x-cache-status"] == nil)
+        // The worker's log line for that failure names the request as nginx does (X-Request-Id).
+        let requestID = try #require(notReady[header: "x-request-id"])
+        #expect(requestID.count == 32 && requestID.allSatisfy(\.isHexDigit))
+        var logged = false
+        for _ in 0..<20 where !logged {  // stderr lines arrive through a pipe
+            logged = stack.serverLog().split(separator: "\n").contains { $0.contains("request_id=\(requestID)") && $0.contains("503") }
+            if !logged { usleep(50_000) }
+        }
+        #expect(logged, "no worker log line with request_id=\(requestID)")
         #expect(try HTTP.request(port: stack.port, "GET", "/_health/live").status == 200)
 
         // Back: ready again within a few seconds, by itself.

@@ -113,6 +113,11 @@ final class ProductsStack: @unchecked Sendable {
     /// products-server's FastCGI socket (nginx's upstream).
     var socketPath: String { directory + "/fcgi.sock" }
 
+    /// products-server's log so far (master and workers, stderr).
+    func serverLog() -> String {
+        (try? String(contentsOfFile: directory + "/products-server.log", encoding: .utf8)) ?? ""
+    }
+
     /// nginx's error log so far.
     func nginxErrors() -> String {
         (try? String(contentsOfFile: directory + "/nginx/logs/error.log", encoding: .utf8)) ?? ""
