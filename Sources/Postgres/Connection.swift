@@ -164,8 +164,8 @@ public final class Connection {
             let state = PQresultErrorField(raw, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
             let message = String(cString: PQresultErrorMessage(raw))
             PQclear(raw)
-            let code: PostgresError.Code = isHealthy ? .server : .connection
-            throw PostgresError(code: code, sqlState: state, detail: message)
+            throw PostgresError(code: .of(failedResultWithSQLState: state, connectionHealthy: isHealthy),
+                                sqlState: state, detail: message)
         }
     }
 }

@@ -12,6 +12,16 @@ public struct PostgresError: Error, CustomStringConvertible, CustomDebugStringCo
         case copy
         /// The result did not have the shape the caller asked for.
         case protocolViolation
+
+        /// The code of a failed statement's result. The server sends a SQLSTATE with every
+        /// error; a result without one was made by libpq itself — "server closed the
+        /// connection unexpectedly" when a backend died under a query (measured: PostgreSQL's
+        /// immediate shutdown under load, Deploy/bench/chaos), sometimes while PQstatus still
+        /// said CONNECTION_OK — so it is a lost connection, to be re-established and retried,
+        /// never the server's verdict on the statement.
+        public static func of(failedResultWithSQLState sqlState: String?, connectionHealthy: Bool) -> Code {
+            connectionHealthy && sqlState != nil ? .server : .connection
+        }
     }
 
     public let code: Code

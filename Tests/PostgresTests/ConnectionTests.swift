@@ -1,3 +1,4 @@
+import Foundation
 import Postgres
 import Testing
 import TestSupport
@@ -70,6 +71,31 @@ struct ConnectionTests {
         let error = #expect(throws: PostgresError.self) { try c.execute("SELECT 1") }
         #expect(error?.isConnectionLoss == true)
         #expect(c.isHealthy == false)
+    }
+
+    /// A backend that dies without a word (SIGKILL; under load, PostgreSQL's immediate
+    /// shutdown looked the same to a worker sending its next query): libpq reports "server
+    /// closed the connection unexpectedly" with no SQLSTATE while PQstatus may still say OK.
+    /// That is a lost connection (reconnect, retry), not a server's verdict on the statement:
+    /// Deploy/bench/chaos's pg-immediate fault got four 500s from it before.
+    @Test func aBackendKilledWithoutAWordIsAConnectionLoss() throws {
+        let cluster = try TestCluster(name: "pqkill")
+        let c = try Connection(conninfo: cluster.conninfo(database: try cluster.makeDatabase("pq")))
+        try c.prepare("one", "SELECT 1")
+        #expect(kill(c.backendPID, SIGKILL) == 0)
+        usleep(200_000)
+        let error = #expect(throws: PostgresError.self) { try c.executePrepared("one", []) }
+        #expect(error?.sqlState == nil, "\(String(describing: error?.debugDescription))")
+        #expect(error?.isConnectionLoss == true, "\(String(describing: error?.debugDescription))")
+        try? cluster.stop()
+    }
+
+    @Test func aFailedResultWithoutSQLStateIsAConnectionLoss() {
+        #expect(PostgresError.Code.of(failedResultWithSQLState: "42P01", connectionHealthy: true) == .server)
+        #expect(PostgresError.Code.of(failedResultWithSQLState: nil, connectionHealthy: true) == .connection)
+        #expect(PostgresError.Code.of(failedResultWithSQLState: "57P01", connectionHealthy: false) == .connection)
+        #expect(PostgresError(code: .of(failedResultWithSQLState: nil, connectionHealthy: true),
+                              detail: "server closed the connection unexpectedly").isConnectionLoss)
     }
 
     @Test func unreachableServerIsAConnectionError() throws {
