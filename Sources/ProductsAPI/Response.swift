@@ -21,11 +21,7 @@ public enum Response {
         etag: UnsafeRawBufferPointer? = nil,
         to out: inout [UInt8]
     ) {
-        out.append(contentsOf: Self.statusPrefix)
-        appendDecimal(status.code, to: &out)
-        out.append(ASCII.space)
-        out.append(contentsOf: status.reasonPhrase.utf8)
-        out.append(contentsOf: Self.crlf)
+        appendStatusLine(status, to: &out)
         out.append(contentsOf: Self.fixedHeaders)
         if let allow {
             out.append(contentsOf: "Allow: ".utf8)
@@ -45,6 +41,15 @@ public enum Response {
         out.append(contentsOf: Self.contentLengthPrefix)
         appendDecimal(contentLength, to: &out)
         out.append(contentsOf: Self.crlf)
+        out.append(contentsOf: Self.crlf)
+    }
+
+    /// `Status: <code> <reason>` (the FastCGI form of the status line).
+    static func appendStatusLine(_ status: HTTPStatus, to out: inout [UInt8]) {
+        out.append(contentsOf: Self.statusPrefix)
+        appendDecimal(status.code, to: &out)
+        out.append(ASCII.space)
+        out.append(contentsOf: status.reasonPhrase.utf8)
         out.append(contentsOf: Self.crlf)
     }
 
@@ -75,11 +80,7 @@ public enum Response {
     /// Appends a 304 Not Modified: the client's copy (`If-None-Match`) is current. No body, no
     /// Content-Length or Content-Type (RFC 9110 §15.4.5: a 304 describes the stored 200).
     public static func appendNotModified(etag: UnsafeRawBufferPointer, to out: inout [UInt8]) {
-        out.append(contentsOf: Self.statusPrefix)
-        appendDecimal(HTTPStatus.notModified.code, to: &out)
-        out.append(ASCII.space)
-        out.append(contentsOf: HTTPStatus.notModified.reasonPhrase.utf8)
-        out.append(contentsOf: Self.crlf)
+        appendStatusLine(.notModified, to: &out)
         out.append(contentsOf: "Access-Control-Allow-Origin: *\r\n".utf8)
         out.append(contentsOf: CachePolicy.headerLine)
         out.append(contentsOf: Self.etagPrefix)
