@@ -44,6 +44,11 @@ public final class Importer: Sendable {
 
         // 2. The database: reachable, one import at a time, leftovers cleaned.
         let control = try connect()
+        // A hot standby would refuse the first write with "cannot execute ... in a read-only
+        // transaction"; say what is wrong instead (scale-out: the importer writes to the primary).
+        if control.isHotStandby {
+            throw ImportError.database("the database at \(control.host):\(control.port) is a read-only standby (a streaming replica): run the import against the primary; nothing was changed")
+        }
         do {
             let locked = try control.execute("SELECT pg_try_advisory_lock($1)", [String(CatalogSQL.advisoryLockKey)])
             guard locked.string(row: 0, column: 0) == "t" else { throw ImportError.alreadyRunning }
@@ -522,7 +527,7 @@ public final class Importer: Sendable {
             let c = try Connection(conninfo: options.database, overrides: ["application_name": "products-import", "connect_timeout": "10"])
             return c
         } catch {
-            throw ImportError.database("cannot connect to the database: \(error.detail.trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw ImportError.database("cannot connect to the database, nothing was changed (the catalog that is serving stays as it is): \(error.detail.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "\n", with: " "))")
         }
     }
 

@@ -45,6 +45,19 @@ public final class Connection {
     /// False once the server has gone away (seen by libpq on the last call).
     public var isHealthy: Bool { PQstatus(handle) == CONNECTION_OK }
 
+    /// The host this connection reached (`PQhost`: the host name from the conninfo, or the
+    /// address when only `hostaddr` was given; the socket directory for a unix socket).
+    public var host: String { PQhost(handle).map { String(cString: $0) } ?? "" }
+
+    /// The port this connection reached (`PQport`).
+    public var port: String { PQport(handle).map { String(cString: $0) } ?? "" }
+
+    /// True when the server is a hot standby (the `in_hot_standby` parameter PostgreSQL 14+
+    /// reports at connection start and on change; false for older servers).
+    public var isHotStandby: Bool {
+        PQparameterStatus(handle, "in_hot_standby").map { String(cString: $0) == "on" } ?? false
+    }
+
     /// The server's backend process id (useful in logs).
     public var backendPID: Int32 { PQbackendPID(handle) }
 

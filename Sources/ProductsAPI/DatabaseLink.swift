@@ -80,6 +80,12 @@ public struct DatabaseLinkStateMachine: Sendable {
         state = .connected
     }
 
+    /// The worker closed a working connection on purpose (its lifetime is over); the next
+    /// request connects again, as after ``connectionLost(now:)`` but without counting as an attempt.
+    public mutating func connectionClosed() {
+        state = .disconnected
+    }
+
     /// The `.connect` failed: the request is answered 503.
     public mutating func connectFailed() {
         state = .disconnected

@@ -31,6 +31,13 @@ public struct WorkerConfiguration: Sendable {
     /// worker polls the listening socket and its kept connections together (see
     /// `WorkerLoop.runPolling`).
     public var keptConnections: Int
+    /// How long a database connection is used before the worker closes it (between two
+    /// requests) and connects again; nil: for as long as it works. With a multi-host conninfo
+    /// this is what brings a worker back to its preferred server — the replica it left when the
+    /// replica stopped, or after a recovery conflict sent it elsewhere — because libpq only
+    /// chooses a host when it connects. Each worker's lifetime is shortened by up to a fifth
+    /// at random, so the pool does not reconnect all at once.
+    public var databaseLifetime: Duration?
 
     public init(
         database: String,
@@ -38,7 +45,8 @@ public struct WorkerConfiguration: Sendable {
         connectTimeout: Int = 2,
         reconnectInterval: Duration = .milliseconds(250),
         listeningSocket: Int32 = 0,
-        keptConnections: Int = 0
+        keptConnections: Int = 0,
+        databaseLifetime: Duration? = nil
     ) {
         self.database = database
         self.applicationName = applicationName
@@ -46,6 +54,7 @@ public struct WorkerConfiguration: Sendable {
         self.reconnectInterval = reconnectInterval
         self.listeningSocket = listeningSocket
         self.keptConnections = keptConnections
+        self.databaseLifetime = databaseLifetime
     }
 }
 
@@ -93,6 +102,10 @@ struct WorkerLoop {
     private let router = Router()
     private var link: DatabaseLinkStateMachine
     private var connection: Connection?
+    /// When ``connection`` is to be replaced (``WorkerConfiguration/databaseLifetime``).
+    private var connectionExpiry: ContinuousClock.Instant?
+    /// After a recovery conflict: the server to put last in the next connection's host list.
+    private var avoidHost: (host: String, port: String)?
     /// The response being built; reused, so a warm worker allocates no buffer per request.
     private var output: [UInt8] = []
     /// Where a connection's unread bytes are peeked at (``FastCGIRequestScan/peekLimit``).
@@ -303,6 +316,11 @@ struct WorkerLoop {
             Response.appendOKArray(elements: EmptyCollection<UnsafeRawBufferPointer>(), method: method, to: &output)
             return
         }
+        if connection != nil, let connectionExpiry, ContinuousClock.now >= connectionExpiry {
+            logger.debug("database connection lifetime over; connecting again")
+            connection = nil
+            link.connectionClosed()
+        }
         var action = link.requestStarted(now: .now)
         while true {
             switch action {
@@ -352,6 +370,15 @@ struct WorkerLoop {
                         logger.warning("\(what) during \(route): \(Self.oneLine(error.debugDescription))", metadata: requestMetadata())
                         self.connection = nil
                         action = link.connectionLost(now: .now)
+                    } else if Self.isRecoveryConflict(error), let lost = self.connection {
+                        // A standby cancelled the query to replay the primary's changes
+                        // (max_standby_streaming_delay): retry once, on another server if
+                        // the conninfo names one (ConninfoHosts), never a 5xx for it.
+                        logger.warning("recovery conflict on \(lost.host):\(lost.port) during \(route), retrying on another server: \(Self.oneLine(error.debugDescription))",
+                                       metadata: requestMetadata())
+                        avoidHost = (lost.host, lost.port)
+                        self.connection = nil
+                        action = link.connectionLost(now: .now)
                     } else if Self.isTransient(error) {
                         logger.warning("query failed for \(route), answering 503: \(Self.oneLine(error.debugDescription))",
                                        metadata: requestMetadata())
@@ -377,15 +404,26 @@ struct WorkerLoop {
 
     private mutating func connect() throws(PostgresError) {
         connection = nil
-        let new = try Connection(conninfo: configuration.database, overrides: [
+        var overrides = [
             "application_name": configuration.applicationName,
             "connect_timeout": String(configuration.connectTimeout),
-        ])
+        ]
+        if let avoid = avoidHost {
+            avoidHost = nil
+            if let elsewhere = ConninfoHosts(conninfo: configuration.database)?.overrides(avoiding: avoid.host, port: avoid.port) {
+                overrides.merge(elsewhere) { _, new in new }
+            }
+        }
+        let new = try Connection(conninfo: configuration.database, overrides: overrides)
         for statement in Queries.all {
             try new.prepare(statement.name, statement.sql)
         }
         connection = new
-        logger.debug("connected to the database (backend pid \(new.backendPID))")
+        if let lifetime = configuration.databaseLifetime {
+            // Up to a fifth shorter at random: the pool's workers do not reconnect together.
+            connectionExpiry = .now + lifetime - lifetime * Double.random(in: 0..<0.2)
+        }
+        logger.debug("connected to the database at \(new.host):\(new.port)\(new.isHotStandby ? " (hot standby)" : "") (backend pid \(new.backendPID))")
     }
 
     /// Runs the route's statement and appends the response. Returns false (having appended
@@ -490,11 +528,18 @@ struct WorkerLoop {
         error.sqlState == "26000" || error.sqlState == "0A000"
     }
 
-    /// Errors worth a retry later: statement timeout / cancel (57014), a standby's recovery
-    /// conflict (40001), insufficient resources (class 53).
+    /// A hot standby cancelled the statement to apply the primary's changes: SQLSTATE 40001
+    /// ("canceling statement due to conflict with recovery"; 40P01 for a buffer-pin deadlock).
+    /// On a primary, 40001 only comes from serializable transactions, which the API never runs.
+    private static func isRecoveryConflict(_ error: PostgresError) -> Bool {
+        error.sqlState == "40001" || error.sqlState == "40P01"
+    }
+
+    /// Errors worth a retry later: statement timeout / cancel (57014), a recovery conflict
+    /// that happened again on the retry (40001), insufficient resources (class 53).
     private static func isTransient(_ error: PostgresError) -> Bool {
         guard let state = error.sqlState else { return false }
-        return state == "57014" || state == "40001" || state.hasPrefix("53")
+        return state == "57014" || isRecoveryConflict(error) || state.hasPrefix("53")
     }
 
     /// libpq messages span lines (`...failed: ...\n\tIs the server running...`): one log

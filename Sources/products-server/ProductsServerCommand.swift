@@ -98,6 +98,12 @@ struct ProductsServerCommand: ParsableCommand {
         valueName: "n"))
     var keptConnections: Int = 16
 
+    @Option(help: ArgumentHelp(
+        "Seconds each worker uses a database connection before it connects again (0: as long as it works).",
+        discussion: "For a multi-host conninfo (host=replica,primary target_session_attrs=prefer-standby): libpq picks a host only when it connects, so a worker that moved to the primary while the replica was away, or after a recovery conflict, comes back to the replica within this time. Each worker's lifetime is up to a fifth shorter at random, so the pool reconnects gradually. The reconnect happens between two requests and costs one connection and its prepared statements (a few ms).",
+        valueName: "seconds"))
+    var databaseLifetime: Double = 0
+
     @Flag(help: ArgumentHelp(
         "Internal: run as one worker, serving FastCGI on the socket at fd 0 (the master passes this).",
         discussion: "Also usable under spawn-fcgi or systemd socket activation with Accept=no and StandardInput=socket."))
@@ -116,6 +122,9 @@ struct ProductsServerCommand: ParsableCommand {
         do { _ = try ServerConfiguration.parseSocketMode(socketMode) } catch { throw ValidationError(error.description) }
         if let workers, !(1...1024).contains(workers) { throw ValidationError("--workers must be 1-1024") }
         guard gracefulTimeout >= 0, gracefulTimeout.isFinite else { throw ValidationError("--graceful-timeout must be >= 0") }
+        guard databaseLifetime == 0 || (databaseLifetime >= 1 && databaseLifetime.isFinite) else {
+            throw ValidationError("--database-lifetime must be 0 (off) or at least 1 second")
+        }
     }
 
     /// The account to switch to (see ``Privileges/plan(euid:egid:requested:)``). A worker is
@@ -138,7 +147,9 @@ struct ProductsServerCommand: ParsableCommand {
             var logger = Logger(label: "products-server.worker")
             logger[metadataKey: "pid"] = "\(getpid())"
             Worker.run(WorkerConfiguration(database: conninfo, applicationName: "products-server",
-                                           keptConnections: keptConnections), logger: logger)
+                                           keptConnections: keptConnections,
+                                           databaseLifetime: databaseLifetime > 0 ? .seconds(databaseLifetime) : nil),
+                       logger: logger)
         }
 
         var logger = Logger(label: "products-server.master")
@@ -150,7 +161,8 @@ struct ProductsServerCommand: ParsableCommand {
             socketGroup: socketGroup,
             gracefulTimeout: .seconds(gracefulTimeout),
             pidFile: pidFile,
-            workerArguments: ["--worker", "--log-level", logLevel, "--kept-connections", String(keptConnections)],
+            workerArguments: ["--worker", "--log-level", logLevel, "--kept-connections", String(keptConnections),
+                                "--database-lifetime", String(databaseLifetime)],
             workerEnvironment: ["PRODUCTS_DATABASE": conninfo],
             runAs: try runAs())
         let status: Int32

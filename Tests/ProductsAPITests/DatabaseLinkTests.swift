@@ -55,6 +55,18 @@ import ProductsAPI
         check(reads == 0)
     }
 
+    @Test func aConnectionClosedAtTheEndOfItsLifetimeIsRemadeByTheNextRequest() {
+        var link = DatabaseLinkStateMachine(retryInterval: .milliseconds(250))
+        check(link.requestStarted(now: t0) == .connect)
+        link.connected()
+        link.connectionClosed()
+        check(!link.isConnected)
+        // Not throttled: the closing was no failed attempt (the last attempt was long ago).
+        check(link.requestStarted(now: t0 + .seconds(60)) == .connect)
+        link.connected()
+        check(link.requestStarted(now: t0 + .seconds(60)) == .query)
+    }
+
     @Test func databaseDownAnswers503AtOnceBetweenAttempts() {
         var link = DatabaseLinkStateMachine(retryInterval: .milliseconds(250))
         check(link.requestStarted(now: t0) == .connect)
