@@ -104,6 +104,8 @@ struct WorkerLoop {
     private var connection: Connection?
     /// When ``connection`` is to be replaced (``WorkerConfiguration/databaseLifetime``).
     private var connectionExpiry: ContinuousClock.Instant?
+    /// The conninfo names more than one server (scale-out: replicas, then the primary).
+    private let hasSeveralHosts: Bool
     /// After a recovery conflict: the server to put last in the next connection's host list.
     private var avoidHost: (host: String, port: String)?
     /// The response being built; reused, so a warm worker allocates no buffer per request.
@@ -115,6 +117,7 @@ struct WorkerLoop {
 
     init(configuration: WorkerConfiguration, request: FastCGIRequest, logger: Logger) {
         self.configuration = configuration
+        self.hasSeveralHosts = (ConninfoHosts(conninfo: configuration.database)?.entries.count ?? 0) > 1
         self.request = request
         self.logger = logger
         self.link = DatabaseLinkStateMachine(retryInterval: configuration.reconnectInterval)
@@ -158,6 +161,7 @@ struct WorkerLoop {
                 status = 1
                 break
             }
+            retireExpiredDatabaseConnection()
             var listenerReady = false
             var readable = kept.incomplete  // re-peeked on every turn: they are not polled
             for entry in fds where entry.revents != 0 {
@@ -177,6 +181,18 @@ struct WorkerLoop {
         connection = nil  // PQfinish: a clean goodbye instead of a dropped socket
         if status == 0 { logger.debug("worker stopping: shutdown requested") }
         return status
+    }
+
+    /// Closes the database connection once its lifetime is over (``WorkerConfiguration/databaseLifetime``),
+    /// between two requests, idle or not: poll wakes at least once a second, so a worker that
+    /// gets no requests does not hold on to a server it should have left (the primary, when a
+    /// replica is back). The next request connects again, choosing the host anew.
+    private mutating func retireExpiredDatabaseConnection() {
+        guard connection != nil, let expiry = connectionExpiry, ContinuousClock.now >= expiry else { return }
+        logger.debug("database connection lifetime over; the next request connects again")
+        connection = nil
+        connectionExpiry = nil
+        link.connectionClosed()
     }
 
     /// How long a request may stay incomplete on a connection before it is closed. nginx
@@ -316,11 +332,6 @@ struct WorkerLoop {
             Response.appendOKArray(elements: EmptyCollection<UnsafeRawBufferPointer>(), method: method, to: &output)
             return
         }
-        if connection != nil, let connectionExpiry, ContinuousClock.now >= connectionExpiry {
-            logger.debug("database connection lifetime over; connecting again")
-            connection = nil
-            link.connectionClosed()
-        }
         var action = link.requestStarted(now: .now)
         while true {
             switch action {
@@ -414,7 +425,16 @@ struct WorkerLoop {
                 overrides.merge(elsewhere) { _, new in new }
             }
         }
-        let new = try Connection(conninfo: configuration.database, overrides: overrides)
+        let new: Connection
+        do {
+            new = try Connection(conninfo: configuration.database, overrides: overrides)
+        } catch where hasSeveralHosts {
+            // libpq moves to the next host when one refuses or is not the kind asked for, but
+            // gives up on all of them when one accepts and then drops the connection (a
+            // server in the middle of shutting down; measured: Deploy/host/test-cluster, the
+            // replica stopped under load). Once more from the top: by now that host refuses.
+            new = try Connection(conninfo: configuration.database, overrides: overrides)
+        }
         for statement in Queries.all {
             try new.prepare(statement.name, statement.sql)
         }

@@ -17,6 +17,8 @@
 #   host_exec NAME CMD...           runs CMD inside (all namespaces of its PID 1)
 #   host_copy NAME SRC DEST         copies a file into the host's tree
 #   host_stop NAME                  powers it off (poweroff; SIGKILL after 30 s)
+#   host_kill NAME                  pulls the plug: SIGKILL to its PID 1 (the whole PID
+#                                   namespace dies with it) and to its nspawn; no reboot
 #   hosts_cleanup                   stops every host, removes trees, namespaces, bridge, cgroups
 #
 # The rules of this workplace: traffic goes only to these hosts' addresses; the namespaces
@@ -120,7 +122,9 @@ host_boot() {
       fi
     fi
     while :; do
-      systemd-nspawn -q --register=no --keep-unit -D "$tree" --boot \
+      # CAP_NET_ADMIN: the host owns its network namespace, as a VM owns its network (a
+      # firewall unit needs it; nspawn grants it only with --private-network).
+      systemd-nspawn -q --register=no --keep-unit -D "$tree" --boot --capability=CAP_NET_ADMIN \
         --network-namespace-path="/run/netns/$(host_netns "$name")" </dev/null >>"$HOSTS_WORK/$name/console.log" 2>&1
       rc=$?
       [ $rc = 133 ] || break   # 133: the container rebooted
@@ -168,15 +172,21 @@ host_wait() {
 }
 
 host_stop() {
-  local name=$1 i loop
-  loop=$(cat "$HOSTS_WORK/$name/loop.pid" 2>/dev/null || true)
+  local name=$1 i
   host_exec "$name" systemctl poweroff >/dev/null 2>&1 || true
   for ((i = 0; i < 150; i++)); do [ -f "$HOSTS_WORK/$name/exit" ] && break; sleep 0.2; done
-  if [ ! -f "$HOSTS_WORK/$name/exit" ]; then
-    pkill -KILL -f "systemd-nspawn .*-D $(host_tree "$name") " 2>/dev/null || true
-    [ -z "$loop" ] || kill "$loop" 2>/dev/null || true
-    sleep 0.5
-  fi
+  [ -f "$HOSTS_WORK/$name/exit" ] || host_kill "$name"
+}
+
+host_kill() {
+  local name=$1 pid1 loop
+  loop=$(cat "$HOSTS_WORK/$name/loop.pid" 2>/dev/null || true)
+  [ -z "$loop" ] || kill "$loop" 2>/dev/null || true   # no reboot loop
+  # Killing nspawn alone would leave the container's processes running in their namespace.
+  pid1=$(host_pid "$name" || true)
+  [ -z "$pid1" ] || kill -KILL "$pid1" 2>/dev/null || true
+  pkill -KILL -f "systemd-nspawn .*-D $(host_tree "$name") " 2>/dev/null || true
+  local i; for ((i = 0; i < 50; i++)); do [ -n "$pid1" ] && [ -d "/proc/$pid1" ] || break; sleep 0.1; done
 }
 
 hosts_cleanup() {
