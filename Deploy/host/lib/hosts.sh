@@ -114,6 +114,11 @@ host_boot() {
         echo 100000 >"/sys/fs/cgroup/cpu/products-$name/cpu.cfs_period_us"
         awk -v c="$cpus" 'BEGIN {printf "%d\n", c * 100000}' >"/sys/fs/cgroup/cpu/products-$name/cpu.cfs_quota_us"
         echo $BASHPID >"/sys/fs/cgroup/cpu/products-$name/tasks"
+        # CPU time used (host_cpu_seconds), where the cgroup v1 cpuacct controller is separate.
+        if [ -d /sys/fs/cgroup/cpuacct ] && [ ! -e /sys/fs/cgroup/cpu/cpuacct.usage ]; then
+          mkdir -p "/sys/fs/cgroup/cpuacct/products-$name"
+          echo $BASHPID >"/sys/fs/cgroup/cpuacct/products-$name/tasks"
+        fi
       fi
       if [ -n "$mem" ]; then
         mkdir -p "/sys/fs/cgroup/memory/products-$name"
@@ -189,6 +194,15 @@ host_kill() {
   local i; for ((i = 0; i < 50; i++)); do [ -n "$pid1" ] && [ -d "/proc/$pid1" ] || break; sleep 0.1; done
 }
 
+# CPU seconds the host has used so far, and how often its CPU limit throttled it.
+host_cpu_seconds() {
+  local f; for f in "/sys/fs/cgroup/cpuacct/products-$1/cpuacct.usage" "/sys/fs/cgroup/cpu/products-$1/cpuacct.usage"; do
+    [ -r "$f" ] && { awk '{printf "%.3f\n", $1 / 1e9}' "$f"; return 0; }
+  done
+  echo 0
+}
+host_cpu_throttled() { awk '$1 == "nr_throttled" {print $2}' "/sys/fs/cgroup/cpu/products-$1/cpu.stat" 2>/dev/null || echo 0; }
+
 hosts_cleanup() {
   local dir name
   for dir in "$HOSTS_WORK"/*/; do
@@ -197,7 +211,12 @@ hosts_cleanup() {
     [ -f "$dir/loop.pid" ] && host_stop "$name"
     ip netns del "$(host_netns "$name")" 2>/dev/null || true
     ip link del "vp-$name" 2>/dev/null || true
-    rmdir "/sys/fs/cgroup/cpu/products-$name" "/sys/fs/cgroup/memory/products-$name" 2>/dev/null || true
+    # Anything of the host still running (a container whose nspawn died before it) dies now.
+    local pid; for pid in $(cat "/sys/fs/cgroup/cpu/products-$name/tasks" "/sys/fs/cgroup/memory/products-$name/tasks" 2>/dev/null); do
+      kill -KILL "$pid" 2>/dev/null || true
+    done
+    sleep 0.2
+    rmdir "/sys/fs/cgroup/cpu/products-$name" "/sys/fs/cgroup/memory/products-$name" "/sys/fs/cgroup/cpuacct/products-$name" 2>/dev/null || true
     rm -rf "$dir"
   done
   ip link del "$HOSTS_BRIDGE" 2>/dev/null || true
