@@ -186,6 +186,46 @@ struct FaultsEndToEndTests {
         }
     }
 
+    /// A hot standby cancels a query that holds what replay must change (SQLSTATE 40001,
+    /// "canceling statement due to conflict with recovery"). Made here without a replica: the
+    /// view raises 40001 for the backends the test names (the worker's connection at the
+    /// time), as a standby would for queries running when replay needed their lock. The worker
+    /// must retry on a new connection — another host when the conninfo names one — and answer
+    /// 200, not 503 (Deploy/host/test-cluster runs the real replica).
+    @Test func aQueryCancelledByARecoveryConflictIsRetriedOnANewConnection() throws {
+        let stack = ProductsStack.launch(name: "conflict", data: .atelierHead, cache: false, workers: 1)
+        defer { stack.stop() }
+        #expect(try HTTP.request(port: stack.port, "GET", "/products/1").status == 200)
+
+        let admin = try Connection(conninfo: stack.cluster.conninfo(database: stack.database))
+        let definition = try #require(try admin.execute(
+            "SELECT pg_get_viewdef('catalog.product'::regclass)").string(row: 0, column: 0))
+        let body = definition.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: ";", with: "")
+        try admin.execute("""
+            CREATE TABLE public.conflicted_backends (pid int);
+            CREATE FUNCTION public.recovery_conflict_for_named_backends() RETURNS boolean
+              LANGUAGE plpgsql STABLE SECURITY DEFINER AS $$
+              BEGIN
+                IF EXISTS (SELECT FROM public.conflicted_backends WHERE pid = pg_backend_pid()) THEN
+                  RAISE EXCEPTION 'canceling statement due to conflict with recovery' USING ERRCODE = '40001';
+                END IF;
+                RETURN true;
+              END $$;
+            CREATE OR REPLACE VIEW catalog.product AS \(body) WHERE public.recovery_conflict_for_named_backends();
+            INSERT INTO public.conflicted_backends
+              SELECT pid FROM pg_stat_activity WHERE application_name = 'products-server';
+            """)
+        #expect(try admin.execute("SELECT count(*) FROM public.conflicted_backends").int(row: 0, column: 0) == 1)
+
+        let r = try HTTP.request(port: stack.port, "GET", "/products/2/styles")
+        #expect(r.status == 200, "\(r.status) \(r.text)")
+        #expect(stack.serverLog().contains("recovery conflict on "))
+        // The connection it moved to is a new backend: the next requests need no retry.
+        let conflicts = stack.serverLog().components(separatedBy: "recovery conflict on ").count - 1
+        for id in 3...6 { #expect(try HTTP.request(port: stack.port, "GET", "/products/\(id)").status == 200) }
+        #expect(stack.serverLog().components(separatedBy: "recovery conflict on ").count - 1 == conflicts)
+    }
+
     @Test func anImportWhileRequestsFlowServesWhollyOldOrWhollyNewData() throws {
         let stack = ProductsStack.launch(name: "swap", data: .atelierHead, cache: false)
         defer { stack.stop() }
