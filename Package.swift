@@ -72,7 +72,7 @@ let package = Package(
 
         // Shared by the integration and end-to-end tests: a throwaway PostgreSQL
         // cluster, and helpers to run the built executables.
-        .target(name: "TestSupport", dependencies: ["Postgres"], path: "Tests/TestSupport",
+        .target(name: "TestSupport", dependencies: ["Postgres", "CSystemShims"], path: "Tests/TestSupport",
                 resources: [.copy("Fixtures")]),
 
         // Unit tests: no database, no sockets.

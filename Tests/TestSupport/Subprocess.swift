@@ -1,3 +1,4 @@
+import CSystemShims
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,7 +17,12 @@ public enum Subprocess {
     /// Runs `argv` to completion, capturing stdout and stderr.
     public static func run(_ argv: [String], environment: [String: String]? = nil) throws -> Output {
         var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
-        guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { throw SpawnError(description: "pipe: errno \(errno)") }
+        // Close-on-exec: tests spawn from several threads at once, and a pipe created without it
+        // leaks into whatever another thread spawns meanwhile. A PostgreSQL server started by
+        // pgcluster then held the other run's pipe open for ever, and its drain() never saw EOF
+        // (CI hung at two TestCluster inits). The child's own ends reach it through dup2, which
+        // clears the flag on the copy.
+        guard products_pipe_cloexec(&outPipe) == 0, products_pipe_cloexec(&errPipe) == 0 else { throw SpawnError(description: "pipe: errno \(errno)") }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
