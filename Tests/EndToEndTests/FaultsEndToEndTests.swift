@@ -213,7 +213,8 @@ struct FaultsEndToEndTests {
               END $$;
             CREATE OR REPLACE VIEW catalog.product AS \(body) WHERE public.recovery_conflict_for_named_backends();
             INSERT INTO public.conflicted_backends
-              SELECT pid FROM pg_stat_activity WHERE application_name = 'products-server';
+              SELECT pid FROM pg_stat_activity
+              WHERE application_name = 'products-server' AND datname = current_database();
             """)
         #expect(try admin.execute("SELECT count(*) FROM public.conflicted_backends").int(row: 0, column: 0) == 1)
 
