@@ -104,8 +104,10 @@ struct WorkerLoop {
     private var connection: Connection?
     /// When ``connection`` is to be replaced (``WorkerConfiguration/databaseLifetime``).
     private var connectionExpiry: ContinuousClock.Instant?
+    /// The conninfo's host list, parsed once (nil if libpq cannot parse it: connecting says why).
+    private let conninfoHosts: ConninfoHosts?
     /// The conninfo names more than one server (scale-out: replicas, then the primary).
-    private let hasSeveralHosts: Bool
+    private var hasSeveralHosts: Bool { (conninfoHosts?.entries.count ?? 0) > 1 }
     /// After a recovery conflict: the server to put last in the next connection's host list.
     private var avoidHost: (host: String, port: String)?
     /// The response being built; reused, so a warm worker allocates no buffer per request.
@@ -117,7 +119,7 @@ struct WorkerLoop {
 
     init(configuration: WorkerConfiguration, request: FastCGIRequest, logger: Logger) {
         self.configuration = configuration
-        self.hasSeveralHosts = (ConninfoHosts(conninfo: configuration.database)?.entries.count ?? 0) > 1
+        self.conninfoHosts = ConninfoHosts(conninfo: configuration.database)
         self.request = request
         self.logger = logger
         self.link = DatabaseLinkStateMachine(retryInterval: configuration.reconnectInterval)
@@ -421,7 +423,7 @@ struct WorkerLoop {
         ]
         if let avoid = avoidHost {
             avoidHost = nil
-            if let elsewhere = ConninfoHosts(conninfo: configuration.database)?.overrides(avoiding: avoid.host, port: avoid.port) {
+            if let elsewhere = conninfoHosts?.overrides(avoiding: avoid.host, port: avoid.port) {
                 overrides.merge(elsewhere) { _, new in new }
             }
         }
