@@ -28,3 +28,98 @@ int products_set_parent_death_signal(int signal) {
     return 0;
 }
 #endif
+
+#if defined(__linux__)
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
+#include <linux/inet_diag.h>
+#include <linux/rtnetlink.h>
+
+int products_memfd_create(const char *name) {
+    return memfd_create(name, MFD_CLOEXEC);
+}
+
+static int unix_listen_queue(int fd, uint32_t *queued, uint32_t *limit) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) return -1;
+    int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (nl < 0) return -1;
+    struct {
+        struct nlmsghdr header;
+        struct unix_diag_req request;
+    } message;
+    memset(&message, 0, sizeof message);
+    message.header.nlmsg_len = sizeof message;
+    message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    message.header.nlmsg_flags = NLM_F_REQUEST;
+    message.request.sdiag_family = AF_UNIX;
+    message.request.udiag_states = 1u << 10;  /* TCP_LISTEN */
+    message.request.udiag_ino = (uint32_t)st.st_ino;
+    message.request.udiag_show = UDIAG_SHOW_RQLEN;
+    message.request.udiag_cookie[0] = INET_DIAG_NOCOOKIE;
+    message.request.udiag_cookie[1] = INET_DIAG_NOCOOKIE;
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    if (sendto(nl, &message, sizeof message, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
+        int saved = errno;
+        close(nl);
+        errno = saved;
+        return -1;
+    }
+    long buffer[1024];
+    ssize_t length;
+    do { length = recv(nl, buffer, sizeof buffer, 0); } while (length < 0 && errno == EINTR);
+    int saved = errno;
+    close(nl);
+    if (length < 0) { errno = saved; return -1; }
+    for (struct nlmsghdr *h = (struct nlmsghdr *)buffer; NLMSG_OK(h, (size_t)length); h = NLMSG_NEXT(h, length)) {
+        if (h->nlmsg_type == NLMSG_ERROR) {
+            struct nlmsgerr *error = NLMSG_DATA(h);
+            errno = error->error ? -error->error : ENOENT;
+            return -1;
+        }
+        if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
+        struct unix_diag_msg *diag = NLMSG_DATA(h);
+        int attributes = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof *diag));
+        for (struct rtattr *a = (struct rtattr *)(diag + 1); RTA_OK(a, attributes); a = RTA_NEXT(a, attributes)) {
+            if (a->rta_type == UNIX_DIAG_RQLEN) {
+                struct unix_diag_rqlen *lengths = RTA_DATA(a);
+                *queued = lengths->udiag_rqueue;
+                *limit = lengths->udiag_wqueue;
+                return 0;
+            }
+        }
+    }
+    errno = ENOENT;
+    return -1;
+}
+
+int products_listen_queue(int fd, uint32_t *queued, uint32_t *limit) {
+    struct sockaddr_storage address;
+    socklen_t length = sizeof address;
+    if (getsockname(fd, (struct sockaddr *)&address, &length) != 0) return -1;
+    if (address.ss_family == AF_UNIX) return unix_listen_queue(fd, queued, limit);
+    if (address.ss_family != AF_INET && address.ss_family != AF_INET6) { errno = EAFNOSUPPORT; return -1; }
+    struct tcp_info info;
+    socklen_t size = sizeof info;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &size) != 0) return -1;
+    /* For a listening socket, Linux reports the accept queue in tcpi_unacked and the
+       backlog in tcpi_sacked. */
+    *queued = info.tcpi_unacked;
+    *limit = info.tcpi_sacked;
+    return 0;
+}
+#else
+#include <errno.h>
+int products_memfd_create(const char *name) { (void)name; errno = ENOSYS; return -1; }
+int products_listen_queue(int fd, uint32_t *queued, uint32_t *limit) {
+    (void)fd; (void)queued; (void)limit; errno = ENOSYS; return -1;
+}
+#endif

@@ -34,7 +34,7 @@ public enum EntityTag {
             Response.appendDecimal(page, to: &out)
             out.append(UInt8(ascii: "."))
             Response.appendDecimal(count, to: &out)
-        case .live, .ready:
+        case .live, .ready, .status:
             // Never tagged (Route.isHealthCheck): the worker sends them no-store.
             out.append(UInt8(ascii: "h"))
         }

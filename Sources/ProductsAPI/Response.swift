@@ -77,6 +77,19 @@ public enum Response {
         if !method.omitsBody { out.append(contentsOf: body) }
     }
 
+    /// Appends a 200 whose body is not JSON (the status page: text or OpenMetrics), never cached.
+    public static func appendOK(body: [UInt8], contentType: String, method: RequestMethod, to out: inout [UInt8]) {
+        appendStatusLine(.ok, to: &out)
+        out.append(contentsOf: "Content-Type: ".utf8)
+        out.append(contentsOf: contentType.utf8)
+        out.append(contentsOf: "\r\nCache-Control: no-store\r\n".utf8)
+        out.append(contentsOf: Self.contentLengthPrefix)
+        appendDecimal(body.count, to: &out)
+        out.append(contentsOf: Self.crlf)
+        out.append(contentsOf: Self.crlf)
+        if !method.omitsBody { out.append(contentsOf: body) }
+    }
+
     /// Appends a 304 Not Modified: the client's copy (`If-None-Match`) is current. No body, no
     /// Content-Length or Content-Type (RFC 9110 §15.4.5: a 304 describes the stored 200).
     public static func appendNotModified(etag: UnsafeRawBufferPointer, to out: inout [UInt8]) {

@@ -18,22 +18,32 @@ public enum Route: Hashable, Sendable {
     /// `GET /_health/ready`: the database answers and a catalog is loaded; the body names its
     /// generation. 503 otherwise. Trusted addresses only, never cached.
     case ready
+    /// `GET /_status`: the worker pool's counters (``StatusFormat``), php-fpm's `pm.status_path`
+    /// for this server. Trusted addresses only, never cached.
+    case status(StatusFormat)
 
     /// The product id of a per-product route; `nil` for the list and the health checks.
     public var productID: Int32? {
         switch self {
         case .product(let id), .styles(let id), .related(let id): id
-        case .list, .live, .ready: nil
+        case .list, .live, .ready, .status: nil
         }
     }
 
     /// True for the health checks, which are not part of the catalog API: no ETag, no caching.
     public var isHealthCheck: Bool {
         switch self {
-        case .live, .ready: true
+        case .live, .ready, .status: true
         case .product, .styles, .related, .list: false
         }
     }
+}
+
+/// How `/_status` is written: for people (`/_status`) or for Prometheus (`/_status?openmetrics`,
+/// or `?format=openmetrics`).
+public enum StatusFormat: Hashable, Sendable {
+    case text
+    case openMetrics
 }
 
 /// The request method, as far as this API cares.

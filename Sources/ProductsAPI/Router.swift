@@ -33,6 +33,9 @@
 /// 6. **Health checks** (not part of the legacy API): `/_health/live` and `/_health/ready`,
 ///    exactly (query ignored), for load balancers and monitoring. nginx forwards `/_health/`
 ///    from trusted addresses only (nginx/conf.d/products.conf); to anyone else it is 404.
+/// 7. **Status** (not part of the legacy API): `/_status`, exactly; `?openmetrics` (or
+///    `?format=openmetrics`) for Prometheus, plain text otherwise. Trusted addresses only, as
+///    the health checks.
 public struct Router: Sendable {
     public static let defaultPage = 1
     public static let defaultCount = 5
@@ -72,6 +75,10 @@ public struct Router: Sendable {
         var segments = SegmentIterator(rest)
         guard let first = segments.next() else { return .failure(.routeNotFound) }
         if first.elementsEqual("_health".utf8) { return healthRoute(&segments) }
+        if first.elementsEqual("_status".utf8) {
+            guard segments.next() == nil else { return .failure(.routeNotFound) }
+            return .success(.status(Self.statusFormat(query: query)))
+        }
         guard first.elementsEqual("products".utf8) else { return .failure(.routeNotFound) }
         guard let idSegment = segments.next() else {
             return listRoute(query: query)
@@ -97,6 +104,19 @@ public struct Router: Sendable {
         if check.elementsEqual("live".utf8) { return .success(.live) }
         if check.elementsEqual("ready".utf8) { return .success(.ready) }
         return .failure(.routeNotFound)
+    }
+
+    /// `openmetrics` or `format=openmetrics` among the query's names: OpenMetrics; else text.
+    private static func statusFormat(query: UnsafeRawBufferPointer?) -> StatusFormat {
+        guard let query else { return .text }
+        var pairs = QueryPairIterator(query[...])
+        while let (name, value) = pairs.next() {
+            if PercentDecoding.decodedEquals(name, "openmetrics") { return .openMetrics }
+            if PercentDecoding.decodedEquals(name, "format"), PercentDecoding.decodedEquals(value, "openmetrics") {
+                return .openMetrics
+            }
+        }
+        return .text
     }
 
     private func listRoute(query: UnsafeRawBufferPointer?) -> Result<Route, APIError> {

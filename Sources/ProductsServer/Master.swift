@@ -19,6 +19,8 @@ public final class Master {
     private var supervisor: Supervisor
     private var timer: Supervisor.Instant?
     private var exitCode: Int32?
+    /// The workers' shared counters (`/_status`); nil with `--no-status`.
+    private var scoreboard: Scoreboard?
 
     public init(configuration: ServerConfiguration, signalPolicy: SignalPolicy = SignalPolicy(), logger: Logger) {
         self.configuration = configuration
@@ -63,9 +65,14 @@ public final class Master {
             logger.info("dropped privileges", metadata: ["user": "\(account.name)", "uid": "\(account.uid)", "gid": "\(account.gid)"])
         }
 
-        let spawner = try WorkerSpawner(listeningSocket: listener.fileDescriptor,
-                                        arguments: [CommandLine.arguments.first ?? "products-server"] + configuration.workerArguments,
-                                        environment: configuration.workerEnvironment)
+        var workerArguments = [CommandLine.arguments.first ?? "products-server"] + configuration.workerArguments
+        if configuration.scoreboard {
+            let workers = configuration.workers
+            scoreboard = try Scoreboard.create(slots: Scoreboard.slots(forWorkers: workers), configuredWorkers: workers)
+            workerArguments += ["--scoreboard-fd", String(Scoreboard.workerDescriptor)]
+        }
+        let spawner = try WorkerSpawner(listeningSocket: listener.fileDescriptor, scoreboard: scoreboard?.fileDescriptor,
+                                        arguments: workerArguments, environment: configuration.workerEnvironment)
 
         process(.start(now: clock.now), spawner)
         while exitCode == nil {
@@ -112,6 +119,7 @@ public final class Master {
                 return
             }
             guard pid > 0 else { return }
+            scoreboard?.release(pid: pid)
             process(.workerExited(pid, Supervisor.ExitStatus(waitStatus: status), now: clock.now), spawner)
         }
     }
@@ -147,6 +155,7 @@ public final class Master {
     private func spawnWorker(_ spawner: WorkerSpawner) -> Supervisor.Event {
         do {
             let pid = try spawner.spawn()
+            scoreboard?.workerStarted()
             return .spawned(pid, now: clock.now)
         } catch {
             logger.error("could not start a worker: \(error)")
@@ -174,6 +183,7 @@ public final class Master {
         case .workerExited(let pid, let status, expected: true):
             logger.info("worker stopped", metadata: ["worker": "\(pid)", "status": "\(status)"])
         case .workerExited(let pid, let status, expected: false):
+            scoreboard?.workerExitedUnexpectedly()
             logger.error("worker exited unexpectedly", metadata: ["worker": "\(pid)", "status": "\(status)"])
         case .unknownChildExited(let pid, let status):
             logger.notice("reaped an unknown child", metadata: ["pid": "\(pid)", "status": "\(status)"])
@@ -182,6 +192,7 @@ public final class Master {
                 "missing": "\(count)", "delay": "\(delay)", "recent_exits": "\(recentExits)",
             ])
         case .reloading(let generation):
+            scoreboard?.reloadStarted()
             logger.info("reload: starting a new generation", metadata: ["generation": "\(generation)"])
         case .generationReady(let generation, let retiring):
             logger.info("reload: new generation is up, retiring the old one", metadata: [

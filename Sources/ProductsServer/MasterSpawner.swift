@@ -22,7 +22,8 @@ final class WorkerSpawner {
     private let fileActions: UnsafeMutablePointer<posix_spawn_file_actions_t>
     private let attributes: UnsafeMutablePointer<posix_spawnattr_t>
 
-    init(listeningSocket: Int32, arguments: [String], environment overrides: [String: String]) throws(SyscallError) {
+    /// `scoreboard`: a descriptor each worker gets as ``Scoreboard/workerDescriptor`` (fd 3).
+    init(listeningSocket: Int32, scoreboard: Int32? = nil, arguments: [String], environment overrides: [String: String]) throws(SyscallError) {
         argv = (arguments.map { strdup($0) }) + [nil]
         envp = WorkerSpawner.environment(overriding: overrides).map { strdup($0) } + [nil]
 
@@ -34,6 +35,12 @@ final class WorkerSpawner {
         // descriptor of the master is close-on-exec, so a worker starts with 0, 1, 2 only.
         try syscallReturningError("posix_spawn_file_actions_adddup2") {
             posix_spawn_file_actions_adddup2(fileActions, listeningSocket, 0)
+        }
+        if let scoreboard {
+            // After the socket's dup2: under systemd the socket itself may be fd 3.
+            try syscallReturningError("posix_spawn_file_actions_adddup2") {
+                posix_spawn_file_actions_adddup2(fileActions, scoreboard, Scoreboard.workerDescriptor)
+            }
         }
         WorkerSpawner.markDescriptorsCloseOnExec()
 

@@ -107,10 +107,14 @@ public struct ServerConfiguration: Sendable {
     /// The user the master switches to once the socket is bound, before any worker starts
     /// (`--user`); nil: it keeps running as it was started (never root, see ``Privileges``).
     public var runAs: Privileges.Account?
+    /// Count requests in a shared ``Scoreboard`` and answer `/_status` (`--no-status` turns it
+    /// off, to measure what it costs).
+    public var scoreboard: Bool
 
     public init(workers: Int, listen: ListenAddress, socketMode: mode_t = 0o660, socketGroup: String? = nil,
                 gracefulTimeout: Duration = .seconds(10), pidFile: String? = nil, backlog: Int32 = 1024,
-                workerArguments: [String], workerEnvironment: [String: String] = [:], runAs: Privileges.Account? = nil) {
+                workerArguments: [String], workerEnvironment: [String: String] = [:], runAs: Privileges.Account? = nil,
+                scoreboard: Bool = true) {
         self.workers = workers
         self.listen = listen
         self.socketMode = socketMode
@@ -121,6 +125,7 @@ public struct ServerConfiguration: Sendable {
         self.workerArguments = workerArguments
         self.workerEnvironment = workerEnvironment
         self.runAs = runAs
+        self.scoreboard = scoreboard
     }
 
     /// The process-control policy for this configuration.

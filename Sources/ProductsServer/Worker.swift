@@ -38,6 +38,9 @@ public struct WorkerConfiguration: Sendable {
     /// chooses a host when it connects. Each worker's lifetime is shortened by up to a fifth
     /// at random, so the pool does not reconnect all at once.
     public var databaseLifetime: Duration?
+    /// The master's ``Scoreboard`` (fd 3 under the master); nil: requests are not counted and
+    /// `/_status` is 404 (a worker started by hand or by spawn-fcgi).
+    public var scoreboardDescriptor: Int32?
 
     public init(
         database: String,
@@ -46,7 +49,8 @@ public struct WorkerConfiguration: Sendable {
         reconnectInterval: Duration = .milliseconds(250),
         listeningSocket: Int32 = 0,
         keptConnections: Int = 0,
-        databaseLifetime: Duration? = nil
+        databaseLifetime: Duration? = nil,
+        scoreboardDescriptor: Int32? = nil
     ) {
         self.database = database
         self.applicationName = applicationName
@@ -55,6 +59,7 @@ public struct WorkerConfiguration: Sendable {
         self.listeningSocket = listeningSocket
         self.keptConnections = keptConnections
         self.databaseLifetime = databaseLifetime
+        self.scoreboardDescriptor = scoreboardDescriptor
     }
 }
 
@@ -89,7 +94,19 @@ public enum Worker {
             logger.critical("cannot start the FastCGI worker: \(error)")
             exit(1)
         }
-        var loop = WorkerLoop(configuration: configuration, request: request, logger: logger)
+        var scoreboard: Scoreboard?
+        var slot: ScoreboardSlot?
+        if let fd = configuration.scoreboardDescriptor {
+            do {
+                scoreboard = try Scoreboard.attach(fileDescriptor: fd)
+                slot = scoreboard?.claimSlot(pid: getpid())
+                if slot == nil { logger.warning("no free scoreboard slot: this worker's requests are not counted") }
+            } catch {
+                logger.error("cannot use the scoreboard, serving without counters: \(error)")
+            }
+        }
+        var loop = WorkerLoop(configuration: configuration, request: request, logger: logger,
+                              scoreboard: scoreboard, slot: slot)
         exit(loop.run())
     }
 }
@@ -116,8 +133,14 @@ struct WorkerLoop {
     private var peekBuffer = [UInt8](repeating: 0, count: FastCGIRequestScan.peekLimit)
     /// The ETag of the response being built (``EntityTag``); reused like ``output``.
     private var etag: [UInt8] = []
+    /// The pool's counters (`/_status`) and this worker's slot in them.
+    private let scoreboard: Scoreboard?
+    private var slot: ScoreboardSlot?
 
-    init(configuration: WorkerConfiguration, request: FastCGIRequest, logger: Logger) {
+    init(configuration: WorkerConfiguration, request: FastCGIRequest, logger: Logger,
+         scoreboard: Scoreboard? = nil, slot: ScoreboardSlot? = nil) {
+        self.scoreboard = scoreboard
+        self.slot = slot
         self.configuration = configuration
         self.conninfoHosts = ConninfoHosts(conninfo: configuration.database)
         self.request = request
@@ -213,17 +236,25 @@ struct WorkerLoop {
             break
         case .close(let fd, let reason):
             close(fd)
+            if reason == .incompleteTooLong { slot?.count(.incompleteRequestsDropped) }
             if reason == .peerClosed {
                 logger.trace("connection closed by the peer")
             } else {
                 logger.info("closing a FastCGI connection: \(reason)")
             }
         case .serve(let fd):
+            let started = slot == nil ? 0 : Self.monotonicMicroseconds()
+            slot?.requestStarted()
             let accepted = request.accept(connection: fd)
             if accepted {
-                handleRequest()
+                let route = handleRequest()
                 request.finish()
-            } else if !FastCGIRuntime.isShutdownRequested {
+                slot?.requestFinished(route: route, status: Self.statusCode(of: output),
+                                      microseconds: Self.monotonicMicroseconds() &- started)
+            } else {
+                slot?.requestAbandoned()
+            }
+            if !accepted, !FastCGIRuntime.isShutdownRequested {
                 logger.info("libfcgi rejected a request (status \(request.lastAcceptStatus)\(Self.errnoSuffix(request.lastAcceptStatus)))")
             }
             // libfcgi closed it unless nginx asked to keep it (or it was never read).
@@ -265,6 +296,7 @@ struct WorkerLoop {
             }
             kept.removed(victim)
             close(victim)
+            slot?.count(.connectionsEvicted)
         }
         let fd: Int32
         do throws(SyscallError) {
@@ -293,6 +325,7 @@ struct WorkerLoop {
         var on: Int32 = 1
         _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
         kept.accepted(fd)
+        slot?.count(.connectionsAccepted)
         return fd
     }
 
@@ -302,18 +335,22 @@ struct WorkerLoop {
         return (try? syscall("recv") { recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) }).map { $0 > 0 } ?? false
     }
 
-    private mutating func handleRequest() {
+    /// Answers the request libfcgi has read; returns what it counts under in the scoreboard.
+    private mutating func handleRequest() -> MetricRoute {
         output.removeAll(keepingCapacity: true)
         let router = self.router
         let (method, routed) = request.withRequestTarget { method, path, query in
             let method = RequestMethod(method)
             return (method, router.route(method: method, path: path, query: query))
         }
+        let counted: MetricRoute
         switch routed {
         case .failure(let error):
             Response.append(error: error, method: method, to: &output)
+            counted = .unrouted
         case .success(let route):
             respond(to: route, method: method)
+            counted = MetricRoute(route)
         }
         do {
             try request.write(output)
@@ -321,12 +358,51 @@ struct WorkerLoop {
             // The web server closed the connection (client gone, timeout): nothing to answer.
             logger.debug("response not delivered: \(error)")
         }
+        return counted
+    }
+
+    /// The status code of the response in `output` (`Status: 200 OK...`, Response's first line).
+    static func statusCode(of output: [UInt8]) -> Int {
+        let prefix = 8  // "Status: "
+        guard output.count >= prefix + 3 else { return 0 }
+        var code = 0
+        for byte in output[prefix..<(prefix + 3)] {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return 0 }
+            code = code * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return code
+    }
+
+    static func monotonicMicroseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) &* 1_000_000 &+ UInt64(now.tv_nsec / 1000)
+    }
+
+    /// `/_status`: the pool's counters from the scoreboard (404 without one: a worker started
+    /// outside a master has nothing to report).
+    private mutating func respondStatus(_ format: StatusFormat, method: RequestMethod) {
+        guard let scoreboard else {
+            Response.append(error: .routeNotFound, method: method, to: &output)
+            return
+        }
+        var queued: UInt32 = 0, limit: UInt32 = 0
+        let listenQueue = products_listen_queue(configuration.listeningSocket, &queued, &limit) == 0 ? (queued, limit) : nil
+        let page = StatusPage(snapshot: scoreboard.snapshot(), listenQueue: listenQueue, now: Scoreboard.unixTime())
+        switch format {
+        case .text: Response.appendOK(body: Array(page.text().utf8), contentType: StatusPage.textContentType, method: method, to: &output)
+        case .openMetrics: Response.appendOK(body: Array(page.openMetrics().utf8), contentType: StatusPage.openMetricsContentType, method: method, to: &output)
+        }
     }
 
     private mutating func respond(to route: Route, method: RequestMethod) {
         if route == .live {
             // Liveness: this worker answers; the database is the readiness check's business.
             Response.appendHealth(generation: nil, method: method, to: &output)
+            return
+        }
+        if case .status(let format) = route {
+            respondStatus(format, method: method)
             return
         }
         if case .list(let page, let count) = route, Pagination.rankRange(page: page, count: count) == nil {
@@ -345,6 +421,7 @@ struct WorkerLoop {
                 do {
                     try connect()
                     link.connected()
+                    slot?.count(.databaseConnects)
                     let suppressed = link.takeSuppressedCount()
                     if suppressed > 0 {
                         logger.notice("database reachable again, after answering 503 to \(suppressed) requests without trying it")
@@ -352,6 +429,7 @@ struct WorkerLoop {
                     action = .query
                 } catch {
                     link.connectFailed()
+                    slot?.count(.databaseConnectFailures)
                     let suppressed = link.takeSuppressedCount()
                     var metadata = requestMetadata()
                     if suppressed > 0 { metadata["answered_503_since_last_attempt"] = "\(suppressed)" }
@@ -383,6 +461,7 @@ struct WorkerLoop {
                         logger.warning("\(what) during \(route): \(Self.oneLine(error.debugDescription))", metadata: requestMetadata())
                         self.connection = nil
                         action = link.connectionLost(now: .now)
+                        slot?.count(.databaseConnectionsLost)
                     } else if Self.isRecoveryConflict(error), let lost = self.connection {
                         // A standby cancelled the query to replay the primary's changes
                         // (max_standby_streaming_delay): retry once, on another server if
@@ -390,6 +469,7 @@ struct WorkerLoop {
                         logger.warning("recovery conflict on \(lost.host):\(lost.port) during \(route), retrying on another server: \(Self.oneLine(error.debugDescription))",
                                        metadata: requestMetadata())
                         avoidHost = (lost.host, lost.port)
+                        slot?.count(.recoveryConflicts)
                         self.connection = nil
                         action = link.connectionLost(now: .now)
                     } else if Self.isTransient(error) {
@@ -461,6 +541,9 @@ struct WorkerLoop {
         case .live:
             Response.appendHealth(generation: nil, method: method, to: &output)
             return true
+        case .status(let format):
+            respondStatus(format, method: method)
+            return true
         case .ready:
             let result = try connection.executePrepared(Queries.readiness.name, [])
             if result.rowCount == 0 || result.isNull(row: 0, column: 0) {
@@ -527,7 +610,10 @@ struct WorkerLoop {
     private mutating func setETag(from result: QueryResult, route: Route) -> Bool {
         etag.removeAll(keepingCapacity: true)
         guard !result.isNull(row: 0, column: 1) else { return false }
-        result.withBytes(row: 0, column: 1) { EntityTag.append(generation: $0, route: route, to: &etag) }
+        result.withBytes(row: 0, column: 1) { generation in
+            EntityTag.append(generation: generation, route: route, to: &etag)
+            slot?.servedGeneration(generation)
+        }
         return true
     }
 

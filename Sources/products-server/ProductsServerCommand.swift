@@ -104,6 +104,14 @@ struct ProductsServerCommand: ParsableCommand {
         valueName: "seconds"))
     var databaseLifetime: Double = 0
 
+    @Flag(inversion: .prefixedNo, help: ArgumentHelp(
+        "Count requests in shared memory and answer /_status (text; ?openmetrics for Prometheus).",
+        discussion: "The master maps one block of counters per worker (a memfd, passed to each worker as fd 3); a worker updates only its own, without a lock, and whichever worker nginx sends /_status to sums them: workers alive and busy, requests by route and status, a duration histogram, database reconnects, the catalog generation each worker serves, worker restarts, the listen queue. --no-status turns it off (to measure its cost: docs/reliability.md)."))
+    var status = true
+
+    @Option(help: ArgumentHelp("Internal: the scoreboard's descriptor in a worker (the master passes it).", valueName: "fd"))
+    var scoreboardFd: Int32?
+
     @Flag(help: ArgumentHelp(
         "Internal: run as one worker, serving FastCGI on the socket at fd 0 (the master passes this).",
         discussion: "Also usable under spawn-fcgi or systemd socket activation with Accept=no and StandardInput=socket."))
@@ -148,7 +156,8 @@ struct ProductsServerCommand: ParsableCommand {
             logger[metadataKey: "pid"] = "\(getpid())"
             Worker.run(WorkerConfiguration(database: conninfo, applicationName: "products-server",
                                            keptConnections: keptConnections,
-                                           databaseLifetime: databaseLifetime > 0 ? .seconds(databaseLifetime) : nil),
+                                           databaseLifetime: databaseLifetime > 0 ? .seconds(databaseLifetime) : nil,
+                                           scoreboardDescriptor: scoreboardFd),
                        logger: logger)
         }
 
@@ -164,7 +173,8 @@ struct ProductsServerCommand: ParsableCommand {
             workerArguments: ["--worker", "--log-level", logLevel, "--kept-connections", String(keptConnections),
                                 "--database-lifetime", String(databaseLifetime)],
             workerEnvironment: ["PRODUCTS_DATABASE": conninfo],
-            runAs: try runAs())
+            runAs: try runAs(),
+            scoreboard: status)
         let status: Int32
         do {
             status = try Master(configuration: configuration, logger: logger).run()

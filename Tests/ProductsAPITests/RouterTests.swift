@@ -36,6 +36,22 @@ import Testing
         #expect(errorCode("/_health/live", method: "POST") == .methodNotAllowed)
     }
 
+    @Test func statusPage() {
+        #expect(route("/_status") == .success(.status(.text)))
+        #expect(route("/_status/") == .success(.status(.text)))
+        #expect(route("/_status", query: "full") == .success(.status(.text)))
+        #expect(route("/_status", query: "openmetrics") == .success(.status(.openMetrics)))
+        #expect(route("/_status", query: "format=openmetrics") == .success(.status(.openMetrics)))
+        #expect(route("/_status", query: "format=%6Fpenmetrics") == .success(.status(.openMetrics)))
+        #expect(route("/_status", query: "format=text") == .success(.status(.text)))
+        #expect(route("/_status", method: "HEAD") == .success(.status(.text)))
+        #expect(Route.status(.text).isHealthCheck)
+        for path in ["/_status/x", "/_Status", "/_statusx"] {
+            #expect(errorCode(path) == .routeNotFound, "\(path)")
+        }
+        #expect(errorCode("/_status", method: "POST") == .methodNotAllowed)
+    }
+
     @Test func listDefaults() {
         #expect(route("/products") == .success(.list(page: 1, count: 5)))
         #expect(route("/products", query: "page=1&count=5") == .success(.list(page: 1, count: 5)))
