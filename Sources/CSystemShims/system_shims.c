@@ -22,9 +22,18 @@ int products_pipe_cloexec(int fds[2]) {
 int products_set_parent_death_signal(int signal) {
     return prctl(PR_SET_PDEATHSIG, (unsigned long)signal, 0UL, 0UL, 0UL);
 }
+
+int products_set_process_name(const char *name) {
+    return prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
+}
 #else
 int products_set_parent_death_signal(int signal) {
     (void)signal;
+    return 0;
+}
+
+int products_set_process_name(const char *name) {
+    (void)name;
     return 0;
 }
 #endif

@@ -13,11 +13,21 @@ public struct StatusPage: Sendable {
     public var listenQueue: (queued: UInt32, limit: UInt32)?
     /// Unix seconds, for the uptime.
     public var now: UInt64
+    /// The host's name: behind an lb, which app host answered.
+    public var host: String
 
-    public init(snapshot: ScoreboardSnapshot, listenQueue: (queued: UInt32, limit: UInt32)?, now: UInt64) {
+    public init(snapshot: ScoreboardSnapshot, listenQueue: (queued: UInt32, limit: UInt32)?, now: UInt64,
+                host: String = StatusPage.hostName()) {
         self.snapshot = snapshot
         self.listenQueue = listenQueue
         self.now = now
+        self.host = host
+    }
+
+    public static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     public static let textContentType = "text/plain; charset=utf-8"
@@ -56,6 +66,7 @@ public struct StatusPage: Sendable {
         func line(_ name: String, _ value: String) {
             out += name + ":" + String(repeating: " ", count: max(1, 37 - name.count)) + value + "\n"
         }
+        line("host", host)
         line("start time", Self.isoTime(snapshot.startedAt))
         line("uptime", "\(now >= snapshot.startedAt ? now - snapshot.startedAt : 0) s")
         line("workers configured", "\(snapshot.configuredWorkers)")

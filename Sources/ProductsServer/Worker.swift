@@ -78,6 +78,9 @@ public enum Worker {
     public static func run(_ configuration: WorkerConfiguration, logger: Logger) -> Never {
         var logger = logger
         logger[metadataKey: "worker"] = "\(getpid())"
+        // Spawned through /proc/self/exe, the kernel calls this process "exe": name it as the
+        // master is named, so that top, pgrep and `ps -C products-server` show the whole pool.
+        _ = products_set_process_name("products-server")
         // If the master dies without stopping us (SIGKILL, a crash), stop gracefully rather
         // than serve on unsupervised. Checked after arming: the master may already be gone.
         let master = getppid()

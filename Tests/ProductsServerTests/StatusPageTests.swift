@@ -20,7 +20,7 @@ import Testing
         snapshot.latency[styles][LatencyBuckets.index(microseconds: 4_000)] = 2  // ≤ 5 ms
         snapshot.latencySumMicroseconds[styles] = 9_250
         snapshot.events[WorkerEvent.databaseConnectionsLost.rawValue] = 2
-        return StatusPage(snapshot: snapshot, listenQueue: (queued: 5, limit: 4096), now: 1_764_662_500)
+        return StatusPage(snapshot: snapshot, listenQueue: (queued: 5, limit: 4096), now: 1_764_662_500, host: "app1")
     }
 
     @Test func textForPeople() {
@@ -30,6 +30,7 @@ import Testing
             guard let colon = line.firstIndex(of: ":"), line.first != " " else { continue }
             fields[String(line[..<colon])] = line[line.index(after: colon)...].trimmingPrefix(while: { $0 == " " }).description
         }
+        #expect(fields["host"] == "app1")
         #expect(fields["start time"] == "2025-12-02T08:00:00Z")
         #expect(fields["uptime"] == "100 s")
         #expect(fields["workers configured"] == "3")

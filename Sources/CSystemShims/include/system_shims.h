@@ -6,6 +6,11 @@
 /// success, -1 with errno set on failure, 0 and does nothing on other systems.
 int products_set_parent_death_signal(int signal);
 
+/// Sets this process's name as `top`, `pgrep` and /proc/<pid>/comm show it (Linux
+/// prctl(PR_SET_NAME), at most 15 bytes kept). A worker started through /proc/self/exe would
+/// otherwise be called "exe". Returns 0, or -1 with errno set; 0 and nothing elsewhere.
+int products_set_process_name(const char *name);
+
 /// pipe2(fds, O_CLOEXEC): a pipe whose ends are not inherited by anything this process spawns
 /// (Glibc's Swift module does not export pipe2: it needs _GNU_SOURCE). Elsewhere, pipe() then
 /// FD_CLOEXEC on each end. Returns 0, or -1 with errno set.
