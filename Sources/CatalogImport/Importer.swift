@@ -490,7 +490,7 @@ public final class Importer: Sendable {
             } catch {
                 // lock_timeout: a long reader holds the view; readers are bounded by their
                 // statement_timeout, so waiting a little and retrying converges.
-                guard error.sqlState == "55P03", attempt < 5 else { throw error }
+                guard error.isLockNotAvailable, attempt < 5 else { throw error }
                 _ = try? conn.execute("ROLLBACK")
                 attempt += 1
                 logger.warning("swap waited for readers; retrying", metadata: ["attempt": "\(attempt)"])

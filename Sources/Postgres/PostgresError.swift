@@ -49,10 +49,47 @@ public struct PostgresError: Error, CustomStringConvertible, CustomDebugStringCo
     public var isConnectionLoss: Bool {
         if code == .connection { return true }
         guard let sqlState else { return false }
-        // Class 08: connection exception; 57P01..57P03: admin shutdown, crash shutdown,
-        // cannot connect now.
-        return sqlState.hasPrefix("08") || sqlState == "57P01" || sqlState == "57P02" || sqlState == "57P03"
+        return sqlState.hasPrefix(SQLState.connectionExceptionClass) || SQLState.shutdown.contains(sqlState)
     }
+
+    /// This session cannot go on as it is: its prepared statement is gone (26000, e.g. after a
+    /// pooler's DISCARD ALL) or its cached plan no longer fits the tables' columns (0A000,
+    /// "cached plan must not change result type"). Reconnect (and prepare again), then retry.
+    public var invalidatesSession: Bool {
+        sqlState == SQLState.invalidStatementName || sqlState == SQLState.featureNotSupported
+    }
+
+    /// A hot standby cancelled the statement to apply the primary's changes: 40001 ("canceling
+    /// statement due to conflict with recovery"; 40P01 for a buffer-pin deadlock). On a
+    /// primary, 40001 only comes from serializable transactions, which the API never runs.
+    public var isRecoveryConflict: Bool {
+        sqlState == SQLState.serializationFailure || sqlState == SQLState.deadlockDetected
+    }
+
+    /// Worth a retry later, not a bug: statement timeout or cancel (57014), a recovery
+    /// conflict, insufficient resources (class 53: too many connections, out of memory).
+    public var isTransient: Bool {
+        guard let sqlState else { return false }
+        return sqlState == SQLState.queryCanceled || isRecoveryConflict || sqlState.hasPrefix(SQLState.insufficientResourcesClass)
+    }
+
+    /// Another session holds a lock this statement asked for with NOWAIT or lock_timeout (55P03).
+    public var isLockNotAvailable: Bool { sqlState == SQLState.lockNotAvailable }
+}
+
+/// The SQLSTATE codes this code base acts on (PostgreSQL's errcodes, Appendix A), in one place:
+/// the worker's and the importer's decisions are the properties of ``PostgresError``.
+public enum SQLState {
+    public static let connectionExceptionClass = "08"
+    /// admin_shutdown, crash_shutdown, cannot_connect_now.
+    public static let shutdown: Set<String> = ["57P01", "57P02", "57P03"]
+    public static let invalidStatementName = "26000"
+    public static let featureNotSupported = "0A000"
+    public static let serializationFailure = "40001"
+    public static let deadlockDetected = "40P01"
+    public static let queryCanceled = "57014"
+    public static let insufficientResourcesClass = "53"
+    public static let lockNotAvailable = "55P03"
 }
 
 extension String {

@@ -456,7 +456,7 @@ struct WorkerLoop {
                     }
                     return
                 } catch {
-                    if error.isConnectionLoss || Self.invalidatesSession(error) {
+                    if error.isConnectionLoss || error.invalidatesSession {
                         // The server restarted, failed over, or the session's prepared
                         // statements no longer fit the catalog: reconnect (and re-prepare),
                         // then retry this read-only query once.
@@ -465,7 +465,7 @@ struct WorkerLoop {
                         self.connection = nil
                         action = link.connectionLost(now: .now)
                         slot?.count(.databaseConnectionsLost)
-                    } else if Self.isRecoveryConflict(error), let lost = self.connection {
+                    } else if error.isRecoveryConflict, let lost = self.connection {
                         // A standby cancelled the query to replay the primary's changes
                         // (max_standby_streaming_delay): retry once, on another server if
                         // the conninfo names one (ConninfoHosts), never a 5xx for it.
@@ -475,7 +475,7 @@ struct WorkerLoop {
                         slot?.count(.recoveryConflicts)
                         self.connection = nil
                         action = link.connectionLost(now: .now)
-                    } else if Self.isTransient(error) {
+                    } else if error.isTransient {
                         logger.warning("query failed for \(route), answering 503: \(Self.oneLine(error.debugDescription))",
                                        metadata: requestMetadata())
                         Response.append(error: .serviceUnavailable, method: method, to: &output)
@@ -630,27 +630,6 @@ struct WorkerLoop {
         }
         if matched { tag.withUnsafeBytes { Response.appendNotModified(etag: $0, to: &output) } }
         return matched
-    }
-
-    /// Errors after which this session cannot go on as it is: its prepared statement is gone
-    /// (26000, e.g. after a pooler's DISCARD ALL) or its cached plan no longer fits the
-    /// catalog's columns (0A000, "cached plan must not change result type").
-    private static func invalidatesSession(_ error: PostgresError) -> Bool {
-        error.sqlState == "26000" || error.sqlState == "0A000"
-    }
-
-    /// A hot standby cancelled the statement to apply the primary's changes: SQLSTATE 40001
-    /// ("canceling statement due to conflict with recovery"; 40P01 for a buffer-pin deadlock).
-    /// On a primary, 40001 only comes from serializable transactions, which the API never runs.
-    private static func isRecoveryConflict(_ error: PostgresError) -> Bool {
-        error.sqlState == "40001" || error.sqlState == "40P01"
-    }
-
-    /// Errors worth a retry later: statement timeout / cancel (57014), a recovery conflict
-    /// that happened again on the retry (40001), insufficient resources (class 53).
-    private static func isTransient(_ error: PostgresError) -> Bool {
-        guard let state = error.sqlState else { return false }
-        return state == "57014" || isRecoveryConflict(error) || state.hasPrefix("53")
     }
 
     /// libpq messages span lines (`...failed: ...\n\tIs the server running...`): one log
