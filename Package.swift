@@ -22,26 +22,31 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CFastCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
 
-        // The one libc call Swift cannot make (prctl is variadic).
+        // The libc calls Swift cannot make or does not export (prctl is variadic; pipe2,
+        // memfd_create need _GNU_SOURCE), sock_diag for the listen queue, and relaxed atomics
+        // on the scoreboard's shared memory.
         .target(name: "CSystemShims"),
+
+        // The system-call conventions, once: retry EINTR, -1 + errno into a thrown SyscallError.
+        .target(name: "SystemCalls"),
 
         // Swift wrappers: nothing outside these two modules sees an OpaquePointer.
         .target(name: "Postgres", dependencies: ["CLibPQ"]),
         .target(name: "FastCGI", dependencies: ["CFastCGI"]),
 
         // The importer's parts: the CSV dialect and its repairs, then loading and swapping.
-        .target(name: "CatalogCSV"),
+        .target(name: "CatalogCSV", dependencies: ["SystemCalls"]),
         .target(name: "CatalogImport", dependencies: [
-            "CatalogCSV", "Postgres",
+            "CatalogCSV", "Postgres", "SystemCalls",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "CatalogDatagen", dependencies: ["CatalogCSV"]),
+        .target(name: "CatalogDatagen", dependencies: ["CatalogCSV", "SystemCalls"]),
 
         // The API: routing, validation, rendering. Pure values, no I/O.
         .target(name: "ProductsAPI"),
         // The prefork server: master (process control) and worker (request loop).
         .target(name: "ProductsServer", dependencies: [
-            "ProductsAPI", "Postgres", "FastCGI", "CSystemShims",
+            "ProductsAPI", "Postgres", "FastCGI", "CSystemShims", "SystemCalls",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -63,6 +68,7 @@ let package = Package(
         // The open-loop load generator (benchmarks): schedules, id distributions, latency
         // histograms measured from the scheduled send time.
         .target(name: "LoadGenerator", dependencies: [
+            "SystemCalls",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         .executableTarget(name: "products-load", dependencies: [
@@ -72,15 +78,18 @@ let package = Package(
 
         // Shared by the integration and end-to-end tests: a throwaway PostgreSQL
         // cluster, and helpers to run the built executables.
-        .target(name: "TestSupport", dependencies: ["Postgres", "CSystemShims"], path: "Tests/TestSupport",
+        .target(name: "TestSupport", dependencies: ["Postgres", "CSystemShims", "SystemCalls"], path: "Tests/TestSupport",
                 resources: [.copy("Fixtures")]),
 
         // Unit tests: no database, no sockets.
         .testTarget(name: "CatalogCSVTests", dependencies: ["CatalogCSV"]),
         .testTarget(name: "ProductsAPITests", dependencies: ["ProductsAPI"]),
-        .testTarget(name: "ProductsServerTests", dependencies: ["ProductsServer", "TestSupport"]),
+        .testTarget(name: "ProductsServerTests", dependencies: ["ProductsServer", "SystemCalls", "CSystemShims"]),
         .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator"]),
-        // Integration tests: a real PostgreSQL, started by the tests.
+        // Integration tests: real processes and sockets (the master spawning workers, the
+        // listening socket), ...
+        .testTarget(name: "ProductsServerProcessTests", dependencies: ["ProductsServer", "SystemCalls", "TestSupport"]),
+        // ... a real PostgreSQL, started by the tests.
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "CatalogImportTests", dependencies: [
             "CatalogImport", "CatalogDatagen", "Postgres", "TestSupport",

@@ -1,3 +1,4 @@
+import SystemCalls
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -82,13 +83,5 @@ final class ByteSource {
     /// Whether the window is full of unconsumed bytes and cannot grow any more.
     func isFull(maxCapacity: Int) -> Bool {
         end - start == capacity && capacity >= maxCapacity
-    }
-}
-
-@inline(__always)
-private func retryingEINTR<T: FixedWidthInteger & SignedInteger>(_ call: () -> T) -> T {
-    while true {
-        let result = call()
-        if result >= 0 || errno != EINTR { return result }
     }
 }

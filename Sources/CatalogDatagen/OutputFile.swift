@@ -1,3 +1,4 @@
+import SystemCalls
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -66,14 +67,10 @@ struct OutputFile {
     }
 
     mutating func flush() throws {
-        var offset = 0
-        while offset < count {
-            let n = write(fd, base + offset, count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw DatagenError("cannot write", path: path, errno: errno)
-            }
-            offset += n
+        do {
+            try writeAll(fd, UnsafeRawBufferPointer(start: base, count: count))
+        } catch {
+            throw DatagenError("cannot write", path: path, errno: error.errno)
         }
         flushed += count
         count = 0

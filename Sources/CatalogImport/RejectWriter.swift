@@ -1,3 +1,4 @@
+import SystemCalls
 import CatalogCSV
 import Synchronization
 #if canImport(Glibc)
@@ -55,12 +56,6 @@ final class RejectWriter: Sendable {
 }
 
 func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
-    bytes.withUnsafeBytes { buf in
-        var offset = 0
-        while offset < buf.count {
-            let n = Glibc.write(fd, buf.baseAddress! + offset, buf.count - offset)
-            if n < 0 { if errno == EINTR { continue }; return }
-            offset += n
-        }
-    }
+    // Best effort, as before: a reject file that cannot be written does not stop the import.
+    bytes.withUnsafeBytes { try? SystemCalls.writeAll(fd, $0) }
 }

@@ -1,3 +1,4 @@
+import SystemCalls
 #if os(Linux)
 import Glibc
 import Synchronization
@@ -261,14 +262,13 @@ final class EventLoopWorker {
         let c = connections[index]
         while c.written < c.out.count {
             let n = c.out.withUnsafeBytes { raw in
-                Glibc.send(c.fd, raw.baseAddress! + c.written, raw.count - c.written, Int32(MSG_NOSIGNAL))
+                retryingEINTR { Glibc.send(c.fd, raw.baseAddress! + c.written, raw.count - c.written, Int32(MSG_NOSIGNAL)) }
             }
             if n > 0 {
                 c.written += n
                 continue
             }
             let e = errno
-            if n < 0 && e == EINTR { continue }
             if n < 0 && (e == EAGAIN || e == EWOULDBLOCK) {
                 setWriteInterest(index, true)
                 return
@@ -324,7 +324,7 @@ final class EventLoopWorker {
     private func read(_ index: Int, now: UInt64) {
         let c = connections[index]
         while true {
-            let n = recv(c.fd, readBuffer.baseAddress, readBuffer.count, 0)
+            let n = retryingEINTR { recv(c.fd, readBuffer.baseAddress, readBuffer.count, 0) }
             if n > 0 {
                 let chunk = UnsafeRawBufferPointer(rebasing: readBuffer[0..<n])
                 do {
@@ -348,7 +348,6 @@ final class EventLoopWorker {
                 return
             }
             let e = errno
-            if e == EINTR { continue }
             if e == EAGAIN || e == EWOULDBLOCK { return }
             connectionLost(index, now: now)
             return

@@ -1,3 +1,4 @@
+import SystemCalls
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -33,18 +34,6 @@ public func processCPUTime() -> (user: UInt64, system: UInt64) {
     #endif
     func ns(_ t: timeval) -> UInt64 { UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_usec) * 1000 }
     return (ns(usage.ru_utime), ns(usage.ru_stime))
-}
-
-/// One place for the syscalls' conventions: retry EINTR, turn -1 into a thrown errno.
-@inline(__always)
-func syscallRetrying(_ name: String, _ body: () -> Int) throws(LoadError) -> Int {
-    while true {
-        let r = body()
-        if r >= 0 { return r }
-        let e = errno
-        if e == EINTR { continue }
-        throw LoadError.system(name, errno: e)
-    }
 }
 
 /// A resolved IPv4/IPv6 socket address.
@@ -215,27 +204,21 @@ final class Epoll {
 
     /// Waits up to `timeout` ns (nil = forever); returns the number of ready events.
     func wait(timeoutNanoseconds timeout: UInt64?) -> Int {
-        while true {
-            var n: Int32
-            if let pwait2 = pwait2Fn {
-                if let timeout {
-                    var ts = timespec(tv_sec: Int(timeout / 1_000_000_000), tv_nsec: Int(timeout % 1_000_000_000))
-                    n = pwait2(fd, events, Int32(capacity), &ts, nil)
-                } else {
-                    n = pwait2(fd, events, Int32(capacity), nil, nil)
-                }
-                if n < 0 && errno == ENOSYS {   // old kernel: fall back for good
-                    pwait2Fn = nil
-                    continue
-                }
+        if let pwait2 = pwait2Fn {
+            let n: Int32
+            if let timeout {
+                var ts = timespec(tv_sec: Int(timeout / 1_000_000_000), tv_nsec: Int(timeout % 1_000_000_000))
+                n = retryingEINTR { pwait2(fd, events, Int32(capacity), &ts, nil) }
             } else {
-                let ms: Int32 = timeout.map { Int32(min(($0 + 999_999) / 1_000_000, 60_000)) } ?? -1
-                n = waitFn(fd, events, Int32(capacity), ms)
+                n = retryingEINTR { pwait2(fd, events, Int32(capacity), nil, nil) }
             }
             if n >= 0 { return Int(n) }
-            if errno == EINTR { continue }
-            return 0
+            guard errno == ENOSYS else { return 0 }
+            pwait2Fn = nil   // old kernel: fall back for good
         }
+        let ms: Int32 = timeout.map { Int32(min(($0 + 999_999) / 1_000_000, 60_000)) } ?? -1
+        let n = retryingEINTR { waitFn(fd, events, Int32(capacity), ms) }
+        return n >= 0 ? Int(n) : 0
     }
 
     func event(_ i: Int) -> (events: UInt32, data: UInt64) {

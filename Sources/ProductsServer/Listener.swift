@@ -1,3 +1,4 @@
+import SystemCalls
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -108,10 +109,7 @@ public final class Listener {
         }
         defer { close(probe) }
         let connected: Int32 = withSocketAddress(unixPath: path) { address, length in
-            while true {
-                if connect(probe, address, length) == 0 { return 0 }
-                if errno != EINTR { return errno }
-            }
+            retryingEINTR { connect(probe, address, length) } == 0 ? 0 : errno
         }
         switch connected {
         case ECONNREFUSED:

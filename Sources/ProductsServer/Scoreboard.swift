@@ -1,3 +1,4 @@
+import SystemCalls
 import CSystemShims
 import ProductsAPI
 #if canImport(Glibc)

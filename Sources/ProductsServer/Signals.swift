@@ -1,3 +1,4 @@
+import SystemCalls
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -108,13 +109,9 @@ public final class SignalPipe {
         var received: [Int32] = []
         var buffer = [UInt8](repeating: 0, count: 64)
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) }
-            if n > 0 {
-                received.append(contentsOf: buffer[0..<n].map { Int32($0) })
-                continue
-            }
-            if n < 0 && errno == EINTR { continue }
-            return received  // EAGAIN: empty
+            let n = buffer.withUnsafeMutableBytes { b in retryingEINTR { read(readEnd, b.baseAddress, b.count) } }
+            guard n > 0 else { return received }  // EAGAIN: empty
+            received.append(contentsOf: buffer[0..<n].map { Int32($0) })
         }
     }
 

@@ -1,5 +1,10 @@
+import CSystemShims
+import SystemCalls
 import Testing
 @testable import ProductsServer
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The scoreboard in one process: the same mapping attached twice stands for the master and a
 /// worker (no sockets, no child processes).
@@ -66,15 +71,10 @@ import Testing
         #expect(MetricStatus.label(MetricStatus.count - 1) == "other")
     }
 
+    /// 64 KB of zeros: the size of a scoreboard, without its header.
     private func memfdForTest() -> Int32 {
-        let fd = products_test_memfd()
+        let fd = products_memfd_create("test")
         ftruncate(fd, 64 * 1024)
         return fd
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif
-import CSystemShims
-private func products_test_memfd() -> Int32 { products_memfd_create("test") }

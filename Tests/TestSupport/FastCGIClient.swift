@@ -1,3 +1,4 @@
+import SystemCalls
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -74,8 +75,7 @@ public final class FastCGIClient {
         var bytes = [UInt8](repeating: 0, count: count)
         var have = 0
         while have < count {
-            let n = bytes.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + have, count - have, 0) }
-            if n < 0 && errno == EINTR { continue }
+            let n = bytes.withUnsafeMutableBytes { b in retryingEINTR { recv(fd, b.baseAddress! + have, count - have, 0) } }
             guard n > 0 else {
                 throw SpawnError(description: n == 0 ? "the server closed the connection" : "recv: errno \(errno)")
             }

@@ -1,3 +1,4 @@
+import SystemCalls
 import CSystemShims
 #if canImport(Glibc)
 import Glibc
@@ -54,9 +55,7 @@ public enum Subprocess {
     @discardableResult
     public static func wait(_ pid: pid_t) -> Int32 {
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            if errno != EINTR { return -1 }
-        }
+        guard retryingEINTR({ waitpid(pid, &status, 0) }) >= 0 else { return -1 }
         if status & 0x7f == 0 { return (status >> 8) & 0xff }
         return 128 + (status & 0x7f)
     }
@@ -83,10 +82,10 @@ public enum Subprocess {
         var open = 2
         var buffer = [UInt8](repeating: 0, count: 65536)
         while open > 0 {
-            if poll(&fds, 2, -1) < 0 { if errno == EINTR { continue }; break }
+            if retryingEINTR({ poll(&fds, 2, -1) }) < 0 { break }
             for i in 0..<2 where fds[i].fd >= 0 && fds[i].revents != 0 {
-                let n = buffer.withUnsafeMutableBytes { read(fds[i].fd, $0.baseAddress, $0.count) }
-                if n > 0 { out[i].append(contentsOf: buffer[0..<n]) } else if n == 0 || errno != EINTR {
+                let n = buffer.withUnsafeMutableBytes { b in retryingEINTR { read(fds[i].fd, b.baseAddress, b.count) } }
+                if n > 0 { out[i].append(contentsOf: buffer[0..<n]) } else {
                     fds[i].fd = -1; open -= 1
                 }
             }

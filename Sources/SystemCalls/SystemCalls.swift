@@ -51,3 +51,27 @@ public func syscallReturningError(_ function: String, _ body: () -> Int32) throw
         throw SyscallError(function: function, errno: error)
     }
 }
+
+/// For calls whose failures the caller sorts out itself (EAGAIN on a non-blocking socket,
+/// EINPROGRESS, EOF): retries on `EINTR` only and returns the result, `errno` intact.
+///
+///     let n = retryingEINTR { read(fd, buffer, count) }
+///     if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
+@inline(__always)
+public func retryingEINTR<T: FixedWidthInteger & SignedInteger>(_ call: () -> T) -> T {
+    while true {
+        let result = call()
+        if result >= 0 || errno != EINTR { return result }
+    }
+}
+
+/// Writes all of `bytes` to `fd` (a blocking descriptor), however many `write`s it takes.
+public func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, function: String = "write") throws(SyscallError) {
+    guard var base = bytes.baseAddress else { return }
+    var left = bytes.count
+    while left > 0 {
+        let n = try syscall(function) { write(fd, base, left) }
+        base += n
+        left -= n
+    }
+}
