@@ -129,11 +129,30 @@ struct KeptConnections {
         entries.removeAll { $0.fd == fd }
     }
 
-    /// Kept connections that may be closed to make room, least recently used first. The shell
-    /// checks each for unread input (`FIONREAD`) just before closing it and skips any that has
-    /// some: that one carries a request and is served instead.
+    /// Kept connections that may be closed to make room, least recently used first.
     var evictionCandidates: [Int32] {
         entries.filter { $0.incompleteSince == nil }.sorted { $0.lastUsed < $1.lastUsed }.map(\.fd)
+    }
+
+    /// What to do before accepting a new connection.
+    enum Room: Equatable {
+        /// A slot is free: accept.
+        case free
+        /// Close this connection (already forgotten here), then accept.
+        case evicted(Int32)
+        /// Every candidate has unread input, i.e. a request nginx has sent: serve those first,
+        /// leave the new connection in the backlog for now.
+        case none
+    }
+
+    /// Makes room for a new connection when every slot is taken: the least recently used idle
+    /// connection that has no unread input (`hasUnreadInput`, the shell's one-byte peek, asked
+    /// just before the close so that the window for a request to arrive is one system call).
+    mutating func makeRoom(hasUnreadInput: (Int32) -> Bool) -> Room {
+        guard isFull else { return .free }
+        guard let victim = evictionCandidates.first(where: { !hasUnreadInput($0) }) else { return .none }
+        removed(victim)
+        return .evicted(victim)
     }
 }
 

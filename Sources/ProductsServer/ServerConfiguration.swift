@@ -110,6 +110,12 @@ public struct ServerConfiguration: Sendable {
     /// Count requests in a shared ``Scoreboard`` and answer `/_status` (`--no-status` turns it
     /// off, to measure what it costs).
     public var scoreboard: Bool
+    /// The rest of the process-control policy (``Supervisor/Configuration``): how long a reload's
+    /// new workers must stay up, how long a SIGKILLed worker may take to be reaped, and the
+    /// crash-loop backoff. nil: the supervisor's defaults.
+    public var reloadWarmup: Duration?
+    public var killTimeout: Duration?
+    public var backoff: Supervisor.Backoff?
 
     public init(workers: Int, listen: ListenAddress, socketMode: mode_t = 0o660, socketGroup: String? = nil,
                 gracefulTimeout: Duration = .seconds(10), pidFile: String? = nil, backlog: Int32 = 1024,
@@ -130,14 +136,17 @@ public struct ServerConfiguration: Sendable {
 
     /// The process-control policy for this configuration.
     public var supervisor: Supervisor.Configuration {
-        Supervisor.Configuration(workers: workers, gracefulTimeout: gracefulTimeout)
+        var configuration = Supervisor.Configuration(workers: workers, gracefulTimeout: gracefulTimeout, backoff: backoff)
+        if let reloadWarmup { configuration.reloadWarmup = reloadWarmup }
+        if let killTimeout { configuration.killTimeout = killTimeout }
+        return configuration
     }
 
     /// Workers per online CPU by default. A worker handles one request at a time and spends much
     /// of it waiting (on PostgreSQL's reply, on nginx reading the response), so more workers than
     /// cores keep the cores busy; but each worker is also a PostgreSQL backend, and nginx and
     /// PostgreSQL share these cores, so the multiplier stays small. Every worker also bounds the
-    /// nginx upstream concurrency (see DESIGN.md on keep-alive starving workers).
+    /// nginx upstream concurrency (docs/architecture.md, "Lessons that shaped the code": kept connections).
     public static let workersPerCPU = 4
 
     /// `workersPerCPU` × the CPUs this process may use (at least 1).

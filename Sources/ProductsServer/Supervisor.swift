@@ -33,8 +33,16 @@ public struct Supervisor: Sendable {
         public var initialDelay: Duration
         public var maxDelay: Duration
 
-        public init(tolerated: Int, window: Duration = .seconds(10),
-                    initialDelay: Duration = .seconds(1), maxDelay: Duration = .seconds(30)) {
+        /// A whole generation dying once (a bad deploy, a dropped database) is respawned at once;
+        /// the second time round, backoff starts. At least 3, so that one or two workers may
+        /// each die once without a delay.
+        public static func defaultTolerated(workers: Int) -> Int { max(workers, 3) }
+        public static let defaultWindow: Duration = .seconds(10)
+        public static let defaultInitialDelay: Duration = .seconds(1)
+        public static let defaultMaxDelay: Duration = .seconds(30)
+
+        public init(tolerated: Int, window: Duration = Backoff.defaultWindow,
+                    initialDelay: Duration = Backoff.defaultInitialDelay, maxDelay: Duration = Backoff.defaultMaxDelay) {
             self.tolerated = tolerated
             self.window = window
             self.initialDelay = initialDelay
@@ -56,17 +64,18 @@ public struct Supervisor: Sendable {
         public var stopSignal: Int32
         public var backoff: Backoff
 
+        public static let defaultReloadWarmup: Duration = .seconds(1)
+        public static let defaultKillTimeout: Duration = .seconds(5)
+
         public init(workers: Int, gracefulTimeout: Duration = .seconds(10),
-                    reloadWarmup: Duration = .seconds(1), killTimeout: Duration = .seconds(5),
+                    reloadWarmup: Duration = Configuration.defaultReloadWarmup, killTimeout: Duration = Configuration.defaultKillTimeout,
                     stopSignal: Int32 = SIGTERM, backoff: Backoff? = nil) {
             self.workers = workers
             self.gracefulTimeout = gracefulTimeout
             self.reloadWarmup = reloadWarmup
             self.killTimeout = killTimeout
             self.stopSignal = stopSignal
-            // A whole generation dying once (a bad deploy, a dropped database) is respawned at
-            // once; the second time round, backoff starts.
-            self.backoff = backoff ?? Backoff(tolerated: max(workers, 3))
+            self.backoff = backoff ?? Backoff(tolerated: Backoff.defaultTolerated(workers: workers))
         }
     }
 

@@ -1,3 +1,4 @@
+import SystemCalls
 import CSystemShims
 import FastCGI
 import Logging
@@ -184,6 +185,8 @@ struct WorkerLoop {
             // A timeout, so that a stop signal landing just before poll() is seen within 1 s.
             let timeout = Int32(milliseconds(roundingUp: kept.pollTimeout(idle: .seconds(1))))
             if poll(&fds, nfds_t(fds.count), timeout) < 0 {
+                // EINTR is not retried here, unlike everywhere else (SystemCalls): the signal
+                // may be the stop request, which the loop's condition must see now.
                 if errno == EINTR { continue }
                 logger.error("worker stopping: poll failed: \(String(cString: strerror(errno)))")
                 status = 1
@@ -285,21 +288,22 @@ struct WorkerLoop {
     /// if every slot is taken. Returns the new connection, -1 when there was none to take (or
     /// no room), nil when the worker must stop (`accept` failed for good).
     private mutating func acceptConnection(_ kept: inout KeptConnections) -> Int32? {
-        if kept.isFull {
-            // A new connection means nginx's pool is larger than this server's slots (or it is
-            // overloaded): it must not wait in the backlog behind idle kept connections, so the
-            // least recently used idle one makes room. "Idle" is checked here, one syscall before
-            // close(): a connection with unread bytes carries a request nginx has sent, and
-            // closing it would lose that request (issue 12). A request written in the window
-            // between that check and close() still meets a closed connection: the window is one
-            // syscall long instead of a whole turn of the loop, and nginx retries a request that
-            // failed on a cached connection on another one (without counting it as a try).
-            guard let victim = kept.evictionCandidates.first(where: { !hasUnreadInput($0) }) else {
-                return -1  // every kept connection has input: serve those first
-            }
-            kept.removed(victim)
+        // A new connection while every slot is taken means nginx's pool is larger than this
+        // server's slots (or it is overloaded): it must not wait in the backlog behind idle kept
+        // connections, so the least recently used idle one makes room. "Idle" is checked one
+        // syscall before close(): a connection with unread bytes carries a request nginx has
+        // sent, and closing it would lose that request (issue 12). A request written in the
+        // window between that check and close() still meets a closed connection: the window is
+        // one syscall long instead of a whole turn of the loop, and nginx retries a request
+        // that failed on a cached connection on another one (without counting it as a try).
+        switch kept.makeRoom(hasUnreadInput: hasUnreadInput) {
+        case .free:
+            break
+        case .evicted(let victim):
             close(victim)
             slot?.count(.connectionsEvicted)
+        case .none:
+            return -1  // every kept connection has input: serve those first
         }
         let fd: Int32
         do throws(SyscallError) {
@@ -564,26 +568,16 @@ struct WorkerLoop {
             let result = try connection.executePrepared(
                 Queries.list.name, [String(ranks.lowerBound), String(ranks.upperBound)])
             let rows = result.rowCount
-            var bytes = 0
-            for row in 0..<rows {
-                if result.isNull(row: row, column: 0) { return false }
-                bytes += result.withBytes(row: row, column: 0) { $0.count }
-            }
+            for row in 0..<rows where result.isNull(row: row, column: 0) { return false }
             // A page past the end has no row, hence no generation and no ETag.
             let tagged = rows > 0 && setETag(from: result, route: route)
             if tagged, answeredNotModified() { return true }
             let tag = etag
-            tag.withUnsafeBytes { tag in
-                Response.appendHead(status: .ok, contentLength: JSONArray.length(elementCount: rows, elementBytes: bytes),
-                                    etag: tagged ? tag : nil, to: &output)
+            result.withColumn(0) { documents in
+                tag.withUnsafeBytes { tag in
+                    Response.appendOKArray(elements: documents, method: method, etag: tagged ? tag : nil, to: &output)
+                }
             }
-            guard !method.omitsBody else { return true }
-            JSONArray.appendOpen(to: &output)
-            for row in 0..<rows {
-                if row > 0 { JSONArray.appendSeparator(to: &output) }
-                result.withBytes(row: row, column: 0) { output.append(contentsOf: $0) }
-            }
-            JSONArray.appendClose(to: &output)
             return true
         }
     }

@@ -17,8 +17,9 @@ struct ProductsServerCommand: ParsableCommand {
         A master process binds the listening socket once and starts --workers worker
         processes (this binary again, with --worker, the socket on fd 0). Each worker
         serves one request at a time on its own PostgreSQL connection. The master never
-        serves requests: it reaps and respawns workers that die (a crash loop, more
-        exits than workers within 10 s, delays respawns by 1 s doubling up to 30 s).
+        serves requests: it reaps and respawns workers that die. A crash loop (more
+        than --crash-tolerance unexpected exits within --crash-window) delays respawns
+        by --respawn-delay, doubling up to --max-respawn-delay.
 
         SIGNALS (to the master)
           SIGTERM, SIGINT  Graceful stop: workers get SIGTERM and finish the request in
@@ -29,7 +30,7 @@ struct ProductsServerCommand: ParsableCommand {
           SIGHUP           Graceful reload: start a whole new generation of workers
                            (new processes, new database connections: after a
                            failover, or an ALTER ROLE ... SET); once each new worker
-                           has stayed up for 1 s, the old ones stop gracefully. If
+                           has stayed up for --reload-warmup, the old ones stop gracefully. If
                            the new generation cannot stay up, the old one keeps
                            serving. The binary is not re-read: restart the service
                            to upgrade it.
@@ -86,6 +87,27 @@ struct ProductsServerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Seconds a stopping worker may take to finish its request before SIGKILL.", valueName: "seconds"))
     var gracefulTimeout: Double = 10
 
+    @Option(help: ArgumentHelp("Seconds each worker of a reload's new generation must stay up before the old one stops.", valueName: "seconds"))
+    var reloadWarmup: Double = seconds(Supervisor.Configuration.defaultReloadWarmup)
+
+    @Option(help: ArgumentHelp("Seconds to wait for a SIGKILLed worker to be reaped before giving up on it (a process stuck in the kernel).", valueName: "seconds"))
+    var killTimeout: Double = seconds(Supervisor.Configuration.defaultKillTimeout)
+
+    @Option(help: ArgumentHelp(
+        "Unexpected worker exits tolerated within --crash-window before respawns are delayed (default: the worker count, at least 3).",
+        discussion: "So that a whole generation dying once (a dropped database, a bad deploy) is respawned at once, and a second wave is not.",
+        valueName: "n"))
+    var crashTolerance: Int?
+
+    @Option(help: ArgumentHelp("Seconds over which unexpected exits are counted for --crash-tolerance.", valueName: "seconds"))
+    var crashWindow: Double = seconds(Supervisor.Backoff.defaultWindow)
+
+    @Option(help: ArgumentHelp("First delay of respawns in a crash loop, seconds; it doubles while the loop goes on.", valueName: "seconds"))
+    var respawnDelay: Double = seconds(Supervisor.Backoff.defaultInitialDelay)
+
+    @Option(help: ArgumentHelp("Longest delay of respawns in a crash loop, seconds.", valueName: "seconds"))
+    var maxRespawnDelay: Double = seconds(Supervisor.Backoff.defaultMaxDelay)
+
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical. Logs go to stderr.", valueName: "level"))
     var logLevel: String = "info"
 
@@ -130,6 +152,12 @@ struct ProductsServerCommand: ParsableCommand {
         do { _ = try ServerConfiguration.parseSocketMode(socketMode) } catch { throw ValidationError(error.description) }
         if let workers, !(1...1024).contains(workers) { throw ValidationError("--workers must be 1-1024") }
         guard gracefulTimeout >= 0, gracefulTimeout.isFinite else { throw ValidationError("--graceful-timeout must be >= 0") }
+        for (name, value) in [("--reload-warmup", reloadWarmup), ("--kill-timeout", killTimeout), ("--crash-window", crashWindow),
+                              ("--respawn-delay", respawnDelay), ("--max-respawn-delay", maxRespawnDelay)] {
+            guard value >= 0, value.isFinite, value <= 86_400 else { throw ValidationError("\(name) must be 0-86400 seconds") }
+        }
+        guard maxRespawnDelay >= respawnDelay else { throw ValidationError("--max-respawn-delay must be at least --respawn-delay") }
+        if let crashTolerance, crashTolerance < 0 { throw ValidationError("--crash-tolerance must be >= 0") }
         guard databaseLifetime == 0 || (databaseLifetime >= 1 && databaseLifetime.isFinite) else {
             throw ValidationError("--database-lifetime must be 0 (off) or at least 1 second")
         }
@@ -163,7 +191,7 @@ struct ProductsServerCommand: ParsableCommand {
 
         var logger = Logger(label: "products-server.master")
         logger[metadataKey: "pid"] = "\(getpid())"
-        let configuration = ServerConfiguration(
+        var configuration = ServerConfiguration(
             workers: workers ?? ServerConfiguration.defaultWorkerCount(),
             listen: try ListenAddress(parsing: listen ?? ""),
             socketMode: try ServerConfiguration.parseSocketMode(socketMode),
@@ -175,6 +203,11 @@ struct ProductsServerCommand: ParsableCommand {
             workerEnvironment: ["PRODUCTS_DATABASE": conninfo],
             runAs: try runAs(),
             scoreboard: status)
+        configuration.reloadWarmup = .seconds(reloadWarmup)
+        configuration.killTimeout = .seconds(killTimeout)
+        configuration.backoff = Supervisor.Backoff(
+            tolerated: crashTolerance ?? Supervisor.Backoff.defaultTolerated(workers: configuration.workers),
+            window: .seconds(crashWindow), initialDelay: .seconds(respawnDelay), maxDelay: .seconds(maxRespawnDelay))
         let status: Int32
         do {
             status = try Master(configuration: configuration, logger: logger).run()
@@ -184,4 +217,10 @@ struct ProductsServerCommand: ParsableCommand {
         }
         if status != 0 { throw ExitCode(status) }
     }
+}
+
+/// A Duration as the seconds the command-line options take.
+private func seconds(_ duration: Duration) -> Double {
+    let (whole, fraction) = duration.components
+    return Double(whole) + Double(fraction) / 1e18
 }

@@ -15,6 +15,23 @@ import Testing
         #expect(kept.canTakeAConnection)
     }
 
+    @Test func makingRoomSkipsAConnectionWithUnreadInputAndSaysWhenNoneCanGo() {
+        var kept = KeptConnections(capacity: 3, partialTimeout: .seconds(1))
+        kept.accepted(10)
+        #expect(kept.makeRoom(hasUnreadInput: { _ in false }) == .free)  // a slot is free
+        kept.accepted(11); kept.accepted(12)
+        #expect(kept.peeked(11, .incomplete, now: t0) == .wait)
+        // 10 is the least recently used, but nginx has just written a request on it.
+        var asked: [Int32] = []
+        #expect(kept.makeRoom(hasUnreadInput: { asked.append($0); return $0 == 10 }) == .evicted(12))
+        #expect(asked == [10, 12])  // 11 (half a request) is never a candidate
+        #expect(kept.entries.map(\.fd) == [10, 11])
+        kept.accepted(13)
+        // Every candidate busy: nothing is closed, the new connection waits.
+        #expect(kept.makeRoom(hasUnreadInput: { _ in true }) == .none)
+        #expect(kept.entries.map(\.fd) == [10, 11, 13])
+    }
+
     @Test func anIncompleteRequestIsPeekedOnATimerAndClosedAfterTheTimeout() {
         var kept = KeptConnections(capacity: 2, partialTimeout: .seconds(1))
         kept.accepted(5)
