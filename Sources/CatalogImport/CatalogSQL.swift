@@ -17,6 +17,31 @@ enum CatalogSQL {
     static let stagingPrefix = "catalog_import_"
     /// Key for pg_advisory_lock: one import at a time per database.
     static let advisoryLockKey: Int64 = 0x5052_4F44_494D_5054  // "PRODIMPT"
+    /// One import at a time: $1 is ``advisoryLockKey``; held for the session.
+    static let tryAdvisoryLock = "SELECT pg_try_advisory_lock($1)"
+
+    static let databaseSize = "SELECT pg_database_size(current_database())"
+    /// Tables and materialized views of the schema $1, with their indexes and TOAST.
+    static let schemaSize = """
+        SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'm')
+        """
+    static let roleExists = "SELECT 1 FROM pg_roles WHERE rolname = $1"
+
+    /// An identifier quoted for SQL. The import's own schema names are generated
+    /// (`catalog_import_<stamp>`: lowercase, digits, underscores) and appear bare everywhere
+    /// else here; a name read back from the database (a leftover) is quoted before a DROP.
+    static func quoted(_ identifier: String) -> String {
+        "\"" + identifier.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
+    }
+
+    /// Drops an import's schema (a staging one that failed, or an old catalog). With a lock
+    /// timeout, a reader still holding it makes the drop fail instead of waiting behind it.
+    static func dropSchema(_ schema: String, lockTimeout: String? = nil) -> String {
+        let drop = "DROP SCHEMA IF EXISTS \(quoted(schema)) CASCADE"
+        guard let lockTimeout else { return drop }
+        return "SET lock_timeout = '\(lockTimeout)'; \(drop); RESET lock_timeout"
+    }
 
     static func rawTable(_ file: CatalogFile) -> String { "raw_\(file.rawValue)" }
 
@@ -165,11 +190,12 @@ enum CatalogSQL {
             ANALYZE \(s).raw_styles;
             INSERT INTO \(s).product_styles (product_id, n_styles, n_skus, n_photos, doc)
             SELECT product_id, count(*), sum(skus_n), sum(photos_n),
-                   '{"product_id":"' || product_id || '","results":[' || string_agg(doc, ',') || ']}'
+                   \(L.sqlLiteral(L.stylesDocumentOpen)) || product_id || \(L.sqlLiteral(L.stylesResultsOpen))
+                     || string_agg(doc, ',') || \(L.sqlLiteral(L.stylesDocumentClose))
             FROM (
               SELECT st.product_id, coalesce(k.n, 0) AS skus_n, coalesce(ph.n, 0) AS photos_n,
-                     st.head || coalesce(ph.items, '\(photosPlaceholder)')
-                       || ',"skus":' || coalesce(k.items, '\(skusPlaceholder)') || '}' AS doc
+                     st.head || coalesce(ph.items, \(L.sqlLiteral(L.noPhotos)))
+                       || \(L.sqlLiteral(L.skusKey)) || coalesce(k.items, \(L.sqlLiteral(L.noSkus))) || \(L.sqlLiteral(L.styleClose)) AS doc
               FROM \(s).raw_styles st
               LEFT JOIN \(shape.table(s, .photos)) ph ON ph.style_id = st.id
               LEFT JOIN \(shape.table(s, .skus)) k ON k.style_id = st.id
@@ -216,8 +242,7 @@ enum CatalogSQL {
         SET enable_sort = off;
         """
 
-    static let photosPlaceholder = #"[{"thumbnail_url":null,"url":null}]"#
-    static let skusPlaceholder = #"{"null":{"quantity":null,"size":null}}"#
+    private typealias L = LegacyDocuments
 
     /// Renders the products with `from <= id < to` (nil: unbounded) into the served table;
     /// `rankOffset` is the number of products before `from`. Every piece is already JSON:

@@ -50,7 +50,7 @@ public final class Importer: Sendable {
             throw ImportError.database("the database at \(control.host):\(control.port) is a read-only standby (a streaming replica): run the import against the primary; nothing was changed")
         }
         do {
-            let locked = try control.execute("SELECT pg_try_advisory_lock($1)", [String(CatalogSQL.advisoryLockKey)])
+            let locked = try control.execute(CatalogSQL.tryAdvisoryLock, [String(CatalogSQL.advisoryLockKey)])
             guard locked.string(row: 0, column: 0) == "t" else { throw ImportError.alreadyRunning }
             try control.execute(CatalogSQL.ensureControlSchema)
         } catch let error as PostgresError {
@@ -163,11 +163,13 @@ public final class Importer: Sendable {
             report.status = "ok"
             report.totalSeconds = elapsed(since: started)
             report.peakRSSBytes = peakRSS()
+            // The last moment a stop request (Ctrl-C, SIGTERM) can still leave everything as it was.
+            if cancelled.load(ordering: .relaxed) { throw ImportError.cancelled }
             try swap(schema, report: report, control)
             report.phases.append(PhaseTiming(name: "swap", seconds: elapsed(since: phase)))
         } catch {
             logger.error("import failed; dropping the staging schema", metadata: ["schema": "\(schema)"])
-            _ = try? control.execute("DROP SCHEMA IF EXISTS \(schema) CASCADE")
+            _ = try? control.execute(CatalogSQL.dropSchema(schema))
             if let e = error as? PostgresError {
                 throw ImportError.database("database error: \(e.debugDescription)")
             }
@@ -180,13 +182,10 @@ public final class Importer: Sendable {
         }
         report.totalSeconds = elapsed(since: started)
         report.peakRSSBytes = peakRSS()
-        if let size = try? control.execute("SELECT pg_database_size(current_database())").string(row: 0, column: 0) {
+        if let size = try? control.execute(CatalogSQL.databaseSize).string(row: 0, column: 0) {
             report.databaseBytes = Int64(size) ?? 0
         }
-        if let size = try? control.execute("""
-            SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c
-            JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'm')
-            """, [schema]).string(row: 0, column: 0) {
+        if let size = try? control.execute(CatalogSQL.schemaSize, [schema]).string(row: 0, column: 0) {
             report.catalogBytes = Int64(size) ?? 0
         }
         return report
@@ -475,7 +474,7 @@ public final class Importer: Sendable {
     private func swap(_ schema: String, report: ImportReport, _ conn: Connection) throws {
         var apiRole: String? = nil
         if let role = options.apiRole {
-            let exists = try conn.execute("SELECT 1 FROM pg_roles WHERE rolname = $1", [role]).rowCount == 1
+            let exists = try conn.execute(CatalogSQL.roleExists, [role]).rowCount == 1
             if exists { apiRole = conn.quoteIdentifier(role) } else {
                 logger.warning("role \(role) does not exist: the API cannot read the catalog until it is granted SELECT on catalog.product (Deploy/sql/roles.sql creates it)")
             }
@@ -512,7 +511,7 @@ public final class Importer: Sendable {
 
     private func dropSchemaPolitely(_ conn: Connection, _ name: String) {
         do {
-            try conn.execute("SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS \(conn.quoteIdentifier(name)) CASCADE; RESET lock_timeout")
+            try conn.execute(CatalogSQL.dropSchema(name, lockTimeout: "10s"))
         } catch {
             logger.warning("could not drop an old catalog schema now; the next import will", metadata: [
                 "schema": "\(name)", "error": "\(error.debugDescription)",

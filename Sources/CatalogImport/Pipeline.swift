@@ -232,15 +232,15 @@ final class StyleMerger {
             if let p = photo, p.parent == id {
                 photosCount += try appendGroups(&photo, of: id, from: photos, open: 0x5B, close: 0x5D)
             } else {
-                doc.append(#"[{"thumbnail_url":null,"url":null}]"#)
+                doc.append(LegacyDocuments.noPhotos)
             }
-            doc.append(#","skus":"#)
+            doc.append(LegacyDocuments.skusKey)
             if let k = sku, k.parent == id {
                 skusCount += try appendGroups(&sku, of: id, from: skus, open: 0x7B, close: 0x7D)
             } else {
-                doc.append(#"{"null":{"quantity":null,"size":null}}"#)
+                doc.append(LegacyDocuments.noSkus)
             }
-            doc.append(0x7D)
+            doc.append(LegacyDocuments.styleClose)
             stylesCount += 1
         }
         flushProduct(into: out)
@@ -277,14 +277,14 @@ final class StyleMerger {
         photosCount = 0
         doc.removeAll()
         doc.shrink(to: 1 << 20)
-        doc.append(#"{"product_id":""#)
+        doc.append(LegacyDocuments.stylesDocumentOpen)
         doc.appendDecimal(id)
-        doc.append(#"","results":["#)
+        doc.append(LegacyDocuments.stylesResultsOpen)
     }
 
     private func flushProduct(into out: ByteBuffer) {
         guard product >= 0 else { return }
-        doc.append("]}")
+        doc.append(LegacyDocuments.stylesDocumentClose)
         out.appendInt16(5)
         BinaryCopy.appendInteger(product, to: out)
         BinaryCopy.appendInteger(stylesCount, to: out)

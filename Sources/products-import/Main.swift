@@ -74,6 +74,7 @@ struct ProductsImport: ParsableCommand {
         options.showProgress = showProgress
 
         let importer = Importer(options: options, logger: logger)
+        Self.stopOnSignals(importer, logger: logger)
         do {
             let summary = try importer.run()
             print(summary.renderTable(), terminator: "")
@@ -88,6 +89,34 @@ struct ProductsImport: ParsableCommand {
             FileHandle.standardError.write(Data("products-import: \(error.description)\n".utf8))
             throw ExitCode.failure
         }
+    }
+
+    /// Ctrl-C or SIGTERM (systemctl stop products-import) stops the import cleanly: it stops
+    /// at the next chunk of a file or the next build step (the longest step of a full catalog
+    /// takes tens of seconds), drops its staging schema and leaves the live catalog as it was;
+    /// the exit status is 1 ("import cancelled"). A second signal exits at once: the staging
+    /// schema is then left for the next run to drop.
+    ///
+    /// The signals are blocked before any other thread exists (threads inherit the mask) and
+    /// taken by one thread with sigwait: no async-signal-safety to worry about.
+    private static func stopOnSignals(_ importer: Importer, logger: Logger) {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        let waitFor = signals
+        let thread = Thread {
+            var set = waitFor
+            var received: Int32 = 0
+            sigwait(&set, &received)
+            logger.warning("\(received == SIGINT ? "SIGINT" : "SIGTERM") received: stopping; the staging schema is dropped, the live catalog stays as it is (again to stop at once)")
+            importer.cancel()
+            sigwait(&set, &received)
+            logger.warning("second stop signal: exiting now; the next import drops the staging schema left behind")
+            Glibc.exit(128 + received)
+        }
+        thread.start()
     }
 
     private func writeReport(_ report: ImportReport, to path: String) throws {
