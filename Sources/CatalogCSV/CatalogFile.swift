@@ -8,7 +8,7 @@ public enum CatalogFile: String, CaseIterable, Sendable {
 
     public var fileName: String { rawValue + ".csv" }
 
-    /// The header line exactly as DATA.md gives it (without BOM or line break).
+    /// The header line exactly as the export has it (docs/importer.md) (without BOM or line break).
     public var header: String {
         switch self {
         case .product: "id,name,slogan,description,category,default_price"

@@ -5,7 +5,7 @@ import Darwin
 #endif
 
 /// Streams one export CSV into PostgreSQL COPY text format, validating and repairing each record
-/// as DATA.md says (dialect and repairs: see `scanRecord`; per-column rules: see `ColumnKind`).
+/// as docs/importer.md describes (dialect and repairs: see `scanRecord`; per-column rules: see `ColumnKind`).
 ///
 /// Memory is bounded whatever the file size: a read buffer (4 MiB, doubled only while a single
 /// record does not fit, up to `maxRecordBytes`), an output scratch of about twice that, and the

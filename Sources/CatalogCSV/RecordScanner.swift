@@ -24,7 +24,7 @@ struct ScannedRecord {
     /// Line breaks consumed, including the one that ends the record.
     var lineBreaks = 0
     var fieldCount = 0
-    /// One of the two repairs in DATA.md was applied.
+    /// One of the two repairs (docs/importer.md, "Damage") was applied.
     var repaired = false
     /// Index of the first field with text after its closing quote, or -1.
     var textAfterQuote = -1
@@ -50,7 +50,7 @@ func findByte(_ byte: UInt8, in base: UnsafePointer<UInt8>, from: Int, to: Int) 
     return UnsafeRawPointer(base).distance(to: UnsafeRawPointer(hit))
 }
 
-/// Finds the boundaries of one CSV record starting at `start`, following DATA.md's dialect and
+/// Finds the boundaries of one CSV record starting at `start`, following the export's dialect (docs/importer.md) and
 /// its two repairs. Validation of the content is the caller's job; this only decides where
 /// fields and records begin and end.
 ///

@@ -45,7 +45,7 @@ public enum ExportFile: String, CaseIterable, Codable, Sendable {
     }
 }
 
-/// What the importer does with a damaged row (DATA.md, "Known damage").
+/// What the importer does with a damaged row (docs/importer.md, "Damage: repaired, rejected, dropped").
 public enum DamageOutcome: String, Codable, Sendable {
     /// Fixed and loaded: counted in `repaired` and in `loaded`.
     case repaired

@@ -1,4 +1,4 @@
-/// The API routes a run can ask for (shared/API.md).
+/// The API routes a run can ask for (docs/api.md).
 public enum Route: Int, CaseIterable, Sendable, CustomStringConvertible {
     case product = 0    // GET /products/:id
     case styles         // GET /products/:id/styles

@@ -14,7 +14,7 @@ struct ProductsDatagen: ParsableCommand {
         discussion: """
             Writes product.csv, features.csv, styles.csv, skus.csv, photos.csv and related.csv \
             (the six files of the legacy export, with its dialect and every kind of damage listed \
-            in DATA.md) plus manifest.json, which states what an import of these files must report: \
+            in docs/importer.md) plus manifest.json, which states what an import of these files must report: \
             per file read / loaded / repaired / rejected / orphaned / dropped, and sample rows.
 
             The same --seed and --scale always give byte-identical files. Scale 1.0 is the real \

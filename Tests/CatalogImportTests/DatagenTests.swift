@@ -5,8 +5,8 @@ import Testing
 /// The generator's promises, checked on a small export (scale 0.001, ~1,000 products):
 /// the same seed gives the same bytes; the files have the real export's headers, dialect
 /// and shapes; every kind of damage is there; and `manifest.json` states exactly what an
-/// importer following DATA.md must report. That last check uses `ReferenceReader` below,
-/// a deliberately plain reading of the DATA.md rules that shares no code with the generator.
+/// importer following docs/importer.md must report. That last check uses `ReferenceReader` below,
+/// a deliberately plain reading of the rules in docs/importer.md that shares no code with the generator.
 @Suite("Data generator")
 struct DatagenTests {
     /// One export shared by the tests that only read it.
@@ -230,7 +230,7 @@ struct GeneratedExport: Sendable {
     func remove() { try? FileManager.default.removeItem(atPath: directory) }
 }
 
-/// A plain, slow reading of the six files by the rules of DATA.md and API.md, written
+/// A plain, slow reading of the six files by the rules of docs/importer.md and docs/api.md, written
 /// independently of the generator: split records (repairing the two known quote faults),
 /// reject, then orphan, then drop related rows; classify every row by kind.
 struct ReferenceReader {

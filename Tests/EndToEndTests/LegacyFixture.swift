@@ -20,7 +20,7 @@ struct LegacyFixture {
 
     func product(_ id: Int) -> [String: Any] {
         var p = responses.map { $0["product"] as! [String: Any] }.first { $0["id"] as? Int == id }!
-        // Not part of the contract (API.md): the CSV export has no such data.
+        // Not part of the contract (docs/api.md): the CSV export has no such data.
         for key in ["campus", "created_at", "updated_at"] { p[key] = nil }
         return p
     }

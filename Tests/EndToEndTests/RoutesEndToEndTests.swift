@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Every route and every row of API.md's error table, through real nginx, real
+/// Every route and every row of docs/api.md's error table, through real nginx, real
 /// products-server workers and a real PostgreSQL holding the real head rows.
 @Suite("Routes end to end", .serialized)
 struct RoutesEndToEndTests {
@@ -107,7 +107,7 @@ struct RoutesEndToEndTests {
 }
 
 /// The five real responses of the legacy service, rebuilt as CSV rows, imported, and
-/// served again: the same JSON, apart from the fields API.md leaves out.
+/// served again: the same JSON, apart from the fields docs/api.md leaves out.
 @Suite("Legacy responses round trip")
 struct LegacyResponsesTests {
     @Test func theSameResponsesComeBack() throws {

@@ -1,7 +1,7 @@
 import Testing
 @testable import ProductsAPI
 
-/// Every row of API.md's error table and every routing decision documented on `Router`.
+/// Every row of docs/api.md's error table and every routing decision documented on `Router`.
 @Suite struct RouterTests {
     let router = Router()
 
