@@ -257,10 +257,10 @@ enum CatalogSQL {
             INSERT INTO \(s).product (id, rank, list_doc, product_doc, styles_doc, related_doc)
             SELECT p.id,
                    \(rankOffset) + row_number() OVER (ORDER BY p.id),
-                   p.head || '}',
-                   p.head || ',"features":' || coalesce(f.items, '[]') || '}',
-                   coalesce(ps.doc, '{"product_id":"' || p.id || '","results":[]}'),
-                   coalesce(r.items, '[]')
+                   p.head || \(L.sqlLiteral(L.productClose)),
+                   p.head || \(L.sqlLiteral(L.featuresKey)) || coalesce(f.items, \(L.sqlLiteral(L.emptyArray))) || \(L.sqlLiteral(L.productClose)),
+                   coalesce(ps.doc, \(L.sqlLiteral(L.stylesDocumentOpen)) || p.id || \(L.sqlLiteral(L.stylesResultsOpen)) || \(L.sqlLiteral(L.stylesDocumentClose))),
+                   coalesce(r.items, \(L.sqlLiteral(L.emptyArray)))
             FROM \(s).raw_product p
             LEFT JOIN \(shape.table(s, .features)) f ON f.product_id = p.id
             LEFT JOIN \(shape.table(s, .related)) r ON r.product_id = p.id
