@@ -30,9 +30,12 @@ public final class Listener {
             try Listener.removeStaleSocket(at: path)
             fd = try syscall("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
             do {
-                // Created 0600 (umask 0177), then opened up to `socketMode`: never wider than asked.
-                let savedMask = umask(0o177)
-                defer { umask(savedMask) }
+                // Created 0600, then opened up to `socketMode`: never wider than asked. Linux
+                // gives the file the socket's own mode (minus the umask), which fchmod sets
+                // before bind; not umask(0177), which is process-wide: in a process with other
+                // threads (the tests) every file they created meanwhile got it too — a test
+                // PostgreSQL's data directory, 0600, once made CI fail.
+                try syscall("fchmod(socket)") { fchmod(fd, 0o600) }
                 try withSocketAddress(unixPath: path) { address, length in
                     _ = try syscall("bind(\(path))") { bind(fd, address, length) }
                 }
