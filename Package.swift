@@ -89,6 +89,8 @@ let package = Package(
         // Integration tests: real processes and sockets (the master spawning workers, the
         // listening socket), ...
         .testTarget(name: "ProductsServerProcessTests", dependencies: ["ProductsServer", "SystemCalls", "TestSupport"]),
+        // ... libfcgi through the FastCGI wrapper, over a socketpair ...
+        .testTarget(name: "FastCGITests", dependencies: ["FastCGI", "TestSupport"]),
         // ... a real PostgreSQL, started by the tests.
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "CatalogImportTests", dependencies: [

@@ -27,6 +27,13 @@ public final class FastCGIClient {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
+    /// Over a descriptor already connected (one end of a `socketpair`); the client owns it.
+    public init(connected fd: Int32, timeout: Int = 5) {
+        self.fd = fd
+        var tv = timeval(tv_sec: timeout, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     deinit { close(fd) }
 
     /// The records of one GET (BEGIN_REQUEST, PARAMS, empty PARAMS, empty STDIN), with the
