@@ -1,6 +1,6 @@
 /// The FastCGI connections one worker holds, and every decision about them, without sockets:
 /// which to serve, which to wait for, which to close, which may make room for a new one.
-/// `WorkerLoop.runPolling` is the I/O shell that peeks, accepts and closes (the Supervisor
+/// `WorkerLoop.run` is the I/O shell that peeks, accepts and closes (the Supervisor
 /// pattern: events in, actions out).
 ///
 /// Two rules it exists for:

@@ -28,9 +28,9 @@ public struct WorkerConfiguration: Sendable {
     /// The listening socket: fd 0 (`FCGI_LISTENSOCK_FILENO`) under the master.
     public var listeningSocket: Int32
     /// FastCGI connections the worker keeps open between requests (nginx's
-    /// `fastcgi_keep_conn on`). 0: libfcgi's own loop, one connection at a time. N > 0: the
-    /// worker polls the listening socket and its kept connections together (see
-    /// `WorkerLoop.runPolling`).
+    /// `fastcgi_keep_conn on`): the worker polls the listening socket and its kept
+    /// connections together (see `WorkerLoop.run`). 0 is taken as 1: for an nginx that does
+    /// not keep connections, each connection is closed after its request anyway.
     public var keptConnections: Int
     /// How long a database connection is used before the worker closes it (between two
     /// requests) and connects again; nil: for as long as it works. With a multi-host conninfo
