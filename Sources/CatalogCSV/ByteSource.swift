@@ -80,6 +80,15 @@ final class ByteSource {
         return true
     }
 
+    /// Back to the first byte of the file (the buffer keeps its size).
+    func rewind() throws(CSVFileError) {
+        guard lseek(fd, 0, SEEK_SET) == 0 else { throw .unreadable(path: path, errno: errno) }
+        start = 0
+        end = 0
+        atEOF = false
+        bytesRead = 0
+    }
+
     /// Whether the window is full of unconsumed bytes and cannot grow any more.
     func isFull(maxCapacity: Int) -> Bool {
         end - start == capacity && capacity >= maxCapacity

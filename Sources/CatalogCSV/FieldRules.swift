@@ -26,7 +26,7 @@ private let int32Max = Int(Int32.max)
 
 /// An unquoted empty field or unquoted `null`.
 @inline(__always)
-func isNull(_ base: UnsafePointer<UInt8>, _ span: FieldSpan) -> Bool {
+func isNull(_ base: UnsafePointer<UInt8>, _ span: CSVField) -> Bool {
     if span.quoted { return false }
     let n = span.end - span.start
     if n == 0 { return true }
@@ -38,12 +38,12 @@ func isNull(_ base: UnsafePointer<UInt8>, _ span: FieldSpan) -> Bool {
 /// `span` without the spaces and tabs around it: numbers and booleans tolerate them, as
 /// PostgreSQL's own input functions do (the real skus.csv has `"11", 11`).
 @inline(__always)
-func trimmed(_ base: UnsafePointer<UInt8>, _ span: FieldSpan) -> FieldSpan {
+func trimmed(_ base: UnsafePointer<UInt8>, _ span: CSVField) -> CSVField {
     var s = span.start
     var e = span.end
     while s < e && (base[s] == 0x20 || base[s] == 0x09) { s += 1 }
     while e > s && (base[e - 1] == 0x20 || base[e - 1] == 0x09) { e -= 1 }
-    return FieldSpan(start: s, end: e, quoted: span.quoted, doubledQuotes: span.doubledQuotes)
+    return CSVField(start: s, end: e, quoted: span.quoted, doubledQuotes: span.doubledQuotes)
 }
 
 /// The value of `start..<end` if it is only ASCII digits (at least one); values above
@@ -63,28 +63,16 @@ func digitValue(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Int? 
     return value
 }
 
-/// Copies `start..<end` minus leading zeros (keeping one digit).
+/// Checks an id/reference/quantity and stores its value. `minimum` is 1 for ids, 0 otherwise;
+/// `allowNull` accepts NULL (quantity) instead of refusing it.
 @inline(__always)
-func writeDigits(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int, to w: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
-    var s = start
-    while s < end - 1 && base[s] == 0x30 { s += 1 }
-    let n = end - s
-    w.update(from: base + s, count: n)
-    return w + n
-}
-
-/// Checks and writes an id/reference/quantity. `minimum` is 1 for ids, 0 otherwise.
-/// `allowNull` writes `\N` for NULL (quantity) instead of refusing it.
-@inline(__always)
-func writeInteger(
-    _ base: UnsafePointer<UInt8>, _ span: FieldSpan, minimum: Int, allowNull: Bool, signedIsNegative: Bool,
-    value: inout Int, to w: inout UnsafeMutablePointer<UInt8>
+func readInteger(
+    _ base: UnsafePointer<UInt8>, _ field: inout CSVField, minimum: Int, allowNull: Bool, signedIsNegative: Bool
 ) -> FieldProblem? {
-    let span = trimmed(base, span)
+    let span = trimmed(base, field)
     if isNull(base, span) {
         guard allowNull else { return .missing }
-        w[0] = 0x5C; w[1] = 0x4E
-        w += 2
+        field.isNull = true
         return nil
     }
     guard let v = digitValue(base, span.start, span.end) else {
@@ -95,18 +83,16 @@ func writeInteger(
         return .notInteger
     }
     guard v >= minimum && v <= int32Max else { return .outOfRange }
-    value = v
-    w = writeDigits(base, span.start, span.end, to: w)
+    field.value = v
     return nil
 }
 
-/// Checks and writes a price as normalized exact decimal text (see `ColumnKind.price`).
+/// Checks a price (see `ColumnKind.price`) and stores it in cents.
 @inline(__always)
-func writePrice(_ base: UnsafePointer<UInt8>, _ span: FieldSpan, to w: inout UnsafeMutablePointer<UInt8>) -> FieldProblem? {
-    let span = trimmed(base, span)
+func readPrice(_ base: UnsafePointer<UInt8>, _ field: inout CSVField) -> FieldProblem? {
+    let span = trimmed(base, field)
     if isNull(base, span) {
-        w[0] = 0x5C; w[1] = 0x4E
-        w += 2
+        field.isNull = true
         return nil
     }
     var s = span.start
@@ -132,26 +118,23 @@ func writePrice(_ base: UnsafePointer<UInt8>, _ span: FieldSpan, to w: inout Uns
     while fracEnd > fracStart && base[fracEnd - 1] == 0x30 { fracEnd -= 1 }
     if intEnd - intStart > 10 { return .tooLarge }
     if fracEnd - fracStart > 2 { return .tooManyDecimals }
-    if intStart == intEnd {
-        w[0] = 0x30
-        w += 1
-    } else {
-        w.update(from: base + intStart, count: intEnd - intStart)
-        w += intEnd - intStart
+    var cents = 0
+    for i in intStart..<intEnd { cents = cents &* 10 &+ Int(base[i] &- 0x30) }
+    for i in fracStart..<fracEnd { cents = cents &* 10 &+ Int(base[i] &- 0x30) }
+    // Scaled to two decimals whatever was written: 140 → 14000, 69.5 → 6950.
+    switch fracEnd - fracStart {
+    case 0: cents &*= 100
+    case 1: cents &*= 10
+    default: break
     }
-    if fracEnd > fracStart {
-        w[0] = 0x2E
-        w += 1
-        w.update(from: base + fracStart, count: fracEnd - fracStart)
-        w += fracEnd - fracStart
-    }
+    field.value = cents
     return nil
 }
 
-/// Checks and writes `t`/`f` (see `ColumnKind.boolean`).
+/// Checks a boolean (see `ColumnKind.boolean`) and stores 1 or 0.
 @inline(__always)
-func writeBoolean(_ base: UnsafePointer<UInt8>, _ span: FieldSpan, to w: inout UnsafeMutablePointer<UInt8>) -> FieldProblem? {
-    let span = trimmed(base, span)
+func readBoolean(_ base: UnsafePointer<UInt8>, _ field: inout CSVField) -> FieldProblem? {
+    let span = trimmed(base, field)
     let p = base + span.start
     let n = span.end - span.start
     let truth: Bool
@@ -167,55 +150,6 @@ func writeBoolean(_ base: UnsafePointer<UInt8>, _ span: FieldSpan, to w: inout U
     } else {
         return .notBoolean
     }
-    w[0] = truth ? 0x74 : 0x66
-    w += 1
+    field.value = truth ? 1 : 0
     return nil
-}
-
-/// Writes a text field in COPY text format: NULL as `\N`; `""` pairs as one quote when
-/// `doubledQuotes`; backslash, tab, line feed and carriage return escaped when `escaping`
-/// (the caller knows from `byteTraits` whether the record holds any of them).
-@inline(__always)
-func writeText(
-    _ base: UnsafePointer<UInt8>, _ span: FieldSpan, escaping: Bool, to w: inout UnsafeMutablePointer<UInt8>
-) {
-    if isNull(base, span) {
-        w[0] = 0x5C; w[1] = 0x4E
-        w += 2
-        return
-    }
-    let n = span.end - span.start
-    if !escaping && !span.doubledQuotes {
-        w.update(from: base + span.start, count: n)
-        w += n
-        return
-    }
-    var o = w
-    var i = span.start
-    while i < span.end {
-        let b = base[i]
-        i += 1
-        switch b {
-        case 0x22 where span.doubledQuotes:
-            o[0] = b
-            o += 1
-            i += 1  // the second quote of the pair
-        case 0x5C:
-            o[0] = 0x5C; o[1] = 0x5C
-            o += 2
-        case 0x09:
-            o[0] = 0x5C; o[1] = 0x74
-            o += 2
-        case 0x0A:
-            o[0] = 0x5C; o[1] = 0x6E
-            o += 2
-        case 0x0D:
-            o[0] = 0x5C; o[1] = 0x72
-            o += 2
-        default:
-            o[0] = b
-            o += 1
-        }
-    }
-    w = o
 }

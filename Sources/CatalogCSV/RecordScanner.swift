@@ -4,17 +4,6 @@ import Glibc
 import Darwin
 #endif
 
-/// One field of a scanned record: its content bytes `start..<end` in the buffer (without the
-/// surrounding quotes, `""` pairs still doubled).
-struct FieldSpan {
-    var start: Int
-    var end: Int
-    /// The field was quoted, so `null` and emptiness are text, not NULL.
-    var quoted: Bool
-    /// The content holds `""` pairs that stand for one quote each.
-    var doubledQuotes: Bool
-}
-
 /// Where a record lies in the buffer and what the scan noticed about it.
 struct ScannedRecord {
     /// End of the record's bytes, excluding its final line break.
@@ -74,7 +63,7 @@ func findByte(_ byte: UInt8, in base: UnsafePointer<UInt8>, from: Int, to: Int) 
 @inline(__always)
 func scanRecord(
     _ base: UnsafePointer<UInt8>, from start: Int, to dataEnd: Int, atEOF: Bool,
-    fields: UnsafeMutablePointer<FieldSpan>, fieldCapacity: Int,
+    fields: UnsafeMutablePointer<CSVField>, fieldCapacity: Int,
     into record: inout ScannedRecord
 ) -> ScanOutcome {
     // The current physical line: `lineEnd` is its '\n' (or dataEnd at the end of the file),
@@ -104,7 +93,7 @@ func scanRecord(
     var textAfterQuote = -1
     var p = start
 
-    @inline(__always) func store(_ span: FieldSpan) {
+    @inline(__always) func store(_ span: CSVField) {
         if fieldCount < fieldCapacity { fields[fieldCount] = span }
         fieldCount += 1
     }
@@ -127,7 +116,7 @@ func scanRecord(
                         searchFrom = after + 1
                         continue
                     }
-                    store(FieldSpan(start: contentStart, end: closing, quoted: true, doubledQuotes: doubled))
+                    store(CSVField(start: contentStart, end: closing, quoted: true, doubledQuotes: doubled))
                     var delimiter = after
                     while delimiter < contentEnd && base[delimiter] == space { delimiter += 1 }
                     if delimiter >= contentEnd { break fieldLoop }
@@ -154,7 +143,7 @@ func scanRecord(
                     }
                 }
                 if closeHere {
-                    store(FieldSpan(start: contentStart, end: contentEnd, quoted: true, doubledQuotes: doubled))
+                    store(CSVField(start: contentStart, end: contentEnd, quoted: true, doubledQuotes: doubled))
                     repaired = true
                     break fieldLoop
                 }
@@ -180,7 +169,7 @@ func scanRecord(
                 fieldEnd -= 1
                 repaired = true
             }
-            store(FieldSpan(start: p, end: fieldEnd, quoted: false, doubledQuotes: false))
+            store(CSVField(start: p, end: fieldEnd, quoted: false, doubledQuotes: false))
             if c >= contentEnd { break fieldLoop }
             p = c + 1
         }

@@ -1,10 +1,11 @@
 /// A growable byte buffer for building COPY data: raw pointer writes, no per-byte bounds
-/// checks, capacity doubling. Owned by one thread (the file's loader).
+/// checks, capacity doubling. Owned by one thread at a time (Sendable only so that a full
+/// buffer can change hands through `ChunkQueue`; nothing else shares one).
 ///
 /// Its state lives behind a pointer, not in stored `var`s: Swift checks exclusive access to a
 /// class's stored `var`s at run time, and on the importer's hot path (several writes per
 /// field) those checks took ~12% of its time.
-final class ByteBuffer {
+final class ByteBuffer: @unchecked Sendable {
     private struct State {
         var base: UnsafeMutablePointer<UInt8>
         var count: Int

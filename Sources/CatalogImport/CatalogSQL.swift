@@ -101,6 +101,9 @@ enum CatalogSQL {
         return "COPY \(s).\(table) (\(cols)) FROM STDIN WITH (FORMAT binary, FREEZE)"
     }
 
+    static let commit = "COMMIT"
+    static let rollback = "ROLLBACK"
+
     /// Settings for the build sessions.
     /// - `max_parallel_workers_per_gather = 0`: string_agg gets its input from ORDER BY
     ///   subqueries (one sort, or an index, instead of a sort per group), which PostgreSQL
@@ -116,7 +119,7 @@ enum CatalogSQL {
         SET synchronous_commit = off;
         """
 
-    // MARK: build steps (see Importer for the order and the connections)
+    // MARK: build steps (see BuildPhase for the order and the connections)
 
     /// How each grouped file came out of the load.
     struct Shape: Sendable {
@@ -313,7 +316,7 @@ enum CatalogSQL {
         """
 
     /// The generation of the catalog built in schema `s`: its name without the prefix, e.g.
-    /// `20261201_184512_4711_1x9k2q` (``Importer/stamp()``: unique per import). The worker
+    /// `20261201_184512_4711_1x9k2q` (``Preflight/stamp()``: unique per import). The worker
     /// puts it in every response's ETag (ProductsAPI's `EntityTag`).
     static func generation(ofSchema s: String) -> String {
         s.hasPrefix(stagingPrefix) ? String(s.dropFirst(stagingPrefix.count)) : s

@@ -100,6 +100,8 @@ final class GroupQueue {
     }
 
     var isEmpty: Bool { v.pointee.head == v.pointee.entries.count }
+    /// Bytes of the groups held.
+    var bytes: Int { storage.count }
 
     func push(parent: Int, firstId: Int, count: Int, items: (ByteBuffer) -> Void) {
         let start = storage.count
@@ -130,8 +132,8 @@ struct RowsOutOfOrder: Error {
     let file: CatalogFile
 }
 
-/// Turns the converter's COPY text lines for one file into binary COPY tuples whose text
-/// columns are pre-rendered JSON, so that the build in SQL only concatenates.
+/// Turns one file's accepted records (`RecordReader`) into binary COPY tuples whose text
+/// columns are JSON rendered by `LegacyDocuments`, so that the build in SQL only concatenates.
 ///
 /// Staging shapes (see `CatalogSQL.stagingColumns`):
 /// - product.csv → `raw_product(id, head)`: `{"id":1,"name":…,"default_price":"140.00"`
@@ -176,8 +178,6 @@ final class DocumentRows {
     private let products: ProductIDs?
     /// Where finished groups go instead of binary COPY tuples (the style merge pulls them).
     private let queue: GroupQueue?
-    private let fieldCount: Int
-    private let fields: UnsafeMutablePointer<Int>  // start, end pairs
 
     // The open group: its container so far (opening bracket, items, separators), and per item
     // its id, where its JSON starts in `group`, and (related.csv) its target.
@@ -212,37 +212,13 @@ final class DocumentRows {
         self.products = products
         self.queue = queue
         self.maxGroupBytes = maxGroupBytes
-        fieldCount = file.columns.count
-        fields = .allocate(capacity: 2 * fieldCount)
         v = .allocate(capacity: 1)
         v.initialize(to: State())
     }
 
     deinit {
-        fields.deallocate()
         v.deinitialize(count: 1)
         v.deallocate()
-    }
-
-    /// Converts complete COPY text lines; appends binary tuples to `out`.
-    func consume(_ lines: UnsafeBufferPointer<UInt8>, into out: ByteBuffer) throws(RowsOutOfOrder) {
-        guard let base = lines.baseAddress, lines.count > 0 else { return }
-        let end = lines.count
-        var pos = 0
-        while pos < end {
-            // Split one line at its tabs (data tabs and line feeds are escaped).
-            var start = pos
-            for f in 0..<fieldCount {
-                let stop: UInt8 = f == fieldCount - 1 ? 0x0A : 0x09
-                let hit = memchr(base + start, Int32(stop), end - start)
-                let at = hit.map { UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base } ?? end
-                fields[2 * f] = start
-                fields[2 * f + 1] = at
-                start = at + 1
-            }
-            pos = start
-            try row(base, into: out)
-        }
     }
 
     /// Ends the input: writes the open group.
@@ -252,79 +228,46 @@ final class DocumentRows {
 
     // MARK: rows
 
-    @inline(__always)
-    private func s(_ f: Int) -> Int { fields[2 * f] }
-    @inline(__always)
-    private func e(_ f: Int) -> Int { fields[2 * f + 1] }
-
-    private func row(_ p: UnsafePointer<UInt8>, into out: ByteBuffer) throws(RowsOutOfOrder) {
+    /// One accepted record; appends binary tuples to `out` (grouped files: when a group ends).
+    func add(_ r: CSVRecord, into out: ByteBuffer) throws(RowsOutOfOrder) {
         switch file {
         case .product:
-            let id = JSONText.integer(p, s(0), e(0))
+            let id = r.int(0)
             v.pointee.productIDs.insert(id)
             out.appendInt16(2)
             BinaryCopy.appendInteger(id, to: out)
             let text = BinaryCopy.beginText(out)
-            out.append("{\"id\":")
-            out.append(p + s(0), e(0) - s(0))
-            out.append(",\"name\":")
-            JSONText.appendString(out, p, s(1), e(1))
-            out.append(",\"slogan\":")
-            JSONText.appendString(out, p, s(2), e(2))
-            out.append(",\"description\":")
-            JSONText.appendString(out, p, s(3), e(3))
-            out.append(",\"category\":")
-            JSONText.appendString(out, p, s(4), e(4))
-            out.append(",\"default_price\":")
-            JSONText.appendPrice(out, p, s(5), e(5))
+            LegacyDocuments.productHead(r, into: out)
             BinaryCopy.endText(out, start: text)
 
         case .styles where queue != nil:
             // For the style merge: parent = product, first_id = the style's id, items = its head.
-            let id = JSONText.integer(p, s(0), e(0))
-            queue!.push(parent: JSONText.integer(p, s(1), e(1)), firstId: id, count: 1) { out in
-                Self.styleHead(out, p, s(0), e(0), s(2), e(2), s(3), e(3), s(4), e(4), s(5), e(5))
-            }
+            queue!.push(parent: r.int(1), firstId: r.int(0), count: 1) { LegacyDocuments.styleHead(r, into: $0) }
 
         case .styles:
-            let id = JSONText.integer(p, s(0), e(0))
             out.appendInt16(3)
-            BinaryCopy.appendInteger(id, to: out)
-            BinaryCopy.appendInteger(JSONText.integer(p, s(1), e(1)), to: out)
+            BinaryCopy.appendInteger(r.int(0), to: out)
+            BinaryCopy.appendInteger(r.int(1), to: out)
             let text = BinaryCopy.beginText(out)
-            Self.styleHead(out, p, s(0), e(0), s(2), e(2), s(3), e(3), s(4), e(4), s(5), e(5))
+            LegacyDocuments.styleHead(r, into: out)
             BinaryCopy.endText(out, start: text)
 
         case .features:
-            try startItem(id: JSONText.integer(p, s(0), e(0)), parent: JSONText.integer(p, s(1), e(1)), into: out)
-            group.append("{\"feature\":")
-            JSONText.appendString(group, p, s(2), e(2))
-            group.append(",\"value\":")
-            JSONText.appendString(group, p, s(3), e(3))
-            group.append(0x7D)
+            try startItem(id: r.int(0), parent: r.int(1), into: out)
+            LegacyDocuments.feature(r, into: group)
 
         case .skus:
-            try startItem(id: JSONText.integer(p, s(0), e(0)), parent: JSONText.integer(p, s(1), e(1)), into: out)
-            group.append(0x22)
-            group.append(p + s(0), e(0) - s(0))
-            group.append("\":{\"quantity\":")
-            JSONText.appendNumber(group, p, s(3), e(3))
-            group.append(",\"size\":")
-            JSONText.appendString(group, p, s(2), e(2))
-            group.append(0x7D)
+            try startItem(id: r.int(0), parent: r.int(1), into: out)
+            LegacyDocuments.sku(r, into: group)
 
         case .photos:
-            try startItem(id: JSONText.integer(p, s(0), e(0)), parent: JSONText.integer(p, s(1), e(1)), into: out)
-            group.append("{\"thumbnail_url\":")
-            JSONText.appendString(group, p, s(3), e(3))
-            group.append(",\"url\":")
-            JSONText.appendString(group, p, s(2), e(2))
-            group.append(0x7D)
+            try startItem(id: r.int(0), parent: r.int(1), into: out)
+            LegacyDocuments.photo(r, into: group)
 
         case .related:
-            let id = JSONText.integer(p, s(0), e(0))
-            let current = JSONText.integer(p, s(1), e(1))
-            let target = JSONText.integer(p, s(2), e(2))
+            let id = r.int(0)
+            let current = r.int(1)
+            let target = r.int(2)
             let products = self.products!
             // The order check covers every row, kept or not.
             if mode == .grouped { try checkParent(current, id: id, into: out) }
@@ -338,9 +281,9 @@ final class DocumentRows {
             }
             if mode == .perRow {
                 writeTuple(parent: current, firstId: id, count: 1, into: out) { g in
-                    g.append(0x5B)
+                    g.append(LegacyDocuments.opening(.related))
                     g.appendDecimal(target)
-                    g.append(0x5D)
+                    g.append(LegacyDocuments.closing(.related))
                 }
                 return
             }
@@ -372,7 +315,7 @@ final class DocumentRows {
             }
         }
         if v.pointee.itemIds.isEmpty {
-            group.append(file == .skus ? 0x7B : 0x5B)  // { or [
+            group.append(LegacyDocuments.opening(file))
         } else {
             group.append(0x2C)
             if id < v.pointee.itemIds[v.pointee.itemIds.count - 1] { v.pointee.itemsAscending = false }
@@ -417,21 +360,21 @@ final class DocumentRows {
         }
         let count = v.pointee.itemIds.count
         if v.pointee.itemsAscending {
-            group.append(file == .skus ? 0x7D : 0x5D)  // } or ]
+            group.append(LegacyDocuments.closing(file))
             writeTuple(parent: v.pointee.groupParent, firstId: v.pointee.itemIds[0], count: count, into: out) { $0.append(group) }
             return
         }
         // Rebuild the container with the items in id order.
         let order = v.pointee.itemIds.indices.sorted { v.pointee.itemIds[$0] < v.pointee.itemIds[$1] }
         sorted.removeAll()
-        sorted.append(file == .skus ? 0x7B : 0x5B)
+        sorted.append(LegacyDocuments.opening(file))
         for (k, i) in order.enumerated() {
             if k > 0 { sorted.append(0x2C) }
             let start = v.pointee.itemStarts[i]
             let end = i + 1 < count ? v.pointee.itemStarts[i + 1] - 1 : group.count
             sorted.append(group.base + start, end - start)
         }
-        sorted.append(file == .skus ? 0x7D : 0x5D)
+        sorted.append(LegacyDocuments.closing(file))
         writeTuple(parent: v.pointee.groupParent, firstId: v.pointee.itemIds[order[0]], count: count, into: out) { $0.append(sorted) }
         sorted.shrink(to: 1 << 20)
     }
@@ -440,7 +383,7 @@ final class DocumentRows {
     private func flushRelated(into out: ByteBuffer) {
         let order = v.pointee.itemsAscending ? Array(v.pointee.itemIds.indices) : v.pointee.itemIds.indices.sorted { v.pointee.itemIds[$0] < v.pointee.itemIds[$1] }
         sorted.removeAll()
-        sorted.append(0x5B)
+        sorted.append(LegacyDocuments.opening(.related))
         var kept = 0
         var firstId = 0
         for i in order {
@@ -453,7 +396,7 @@ final class DocumentRows {
             sorted.appendDecimal(target)
             kept += 1
         }
-        sorted.append(0x5D)
+        sorted.append(LegacyDocuments.closing(.related))
         guard kept > 0 else { return }
         writeTuple(parent: v.pointee.groupParent, firstId: firstId, count: kept, into: out) { $0.append(sorted) }
     }
@@ -469,23 +412,6 @@ final class DocumentRows {
         }
         if v.pointee.seenSet.isEmpty { v.pointee.seenSet.formUnion(v.pointee.seenTargets) }
         return v.pointee.seenSet.insert(target).inserted
-    }
-
-    /// A style's head: `{"style_id":1,"name":…,"original_price":…,"sale_price":…,"default?":…,"photos":`
-    @inline(__always)
-    static func styleHead(_ out: ByteBuffer, _ p: UnsafePointer<UInt8>, _ idS: Int, _ idE: Int, _ nameS: Int, _ nameE: Int,
-                          _ saleS: Int, _ saleE: Int, _ origS: Int, _ origE: Int, _ defS: Int, _ defE: Int) {
-        out.append("{\"style_id\":")
-        out.append(p + idS, idE - idS)
-        out.append(",\"name\":")
-        JSONText.appendString(out, p, nameS, nameE)
-        out.append(",\"original_price\":")
-        JSONText.appendPrice(out, p, origS, origE)
-        out.append(",\"sale_price\":")
-        JSONText.appendPrice(out, p, saleS, saleE)
-        out.append(",\"default?\":")
-        JSONText.appendBoolean(out, p, defS, defE)
-        out.append(",\"photos\":")
     }
 
     /// One grouped staging row: parent, first_id, n, items (or a group for the style merge).

@@ -1,31 +1,26 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import CatalogCSV
 
-/// Renders fields of the converter's COPY text output as JSON values, byte for byte, so that
-/// PostgreSQL only concatenates the documents.
+/// Renders the fields of an accepted CSV record (`CSVRecord`, straight from the reader's
+/// buffer) as JSON values, byte for byte what the legacy API shows.
 ///
-/// Input is one field of a COPY text line (`CopyTextConverter`): `\N` is NULL; text has
-/// backslash, tab, line feed and carriage return escaped as `\\`, `\t`, `\n`, `\r`, and every
-/// other byte as it is (valid UTF-8, no NUL). Numbers are normalized digits, prices normalized
-/// exact decimals (`140`, `69.5`, `0.5`), booleans `t`/`f`.
-///
-/// The output is what `to_json`/`json_build_object` would give, compactly: strings quoted with
-/// `"` and `\` escaped and control characters as `\n`, `\t`, … or `\u00XX`; prices as strings with
-/// exactly two decimals (`round(x, 2)::text`); NULL as `null`.
+/// Strings: quoted with `"`; a `""` pair of the CSV (`doubledQuotes`) is one quote; `"` and `\`
+/// are escaped; tab, line feed and carriage return as `\t`, `\n`, `\r`, every other control
+/// character as `\u00XX`; all other bytes (valid UTF-8, no NUL: the reader checked) as they are.
+/// Prices: strings with exactly two decimals (`"140.00"`). NULL: `null`.
 enum JSONText {
-    @inline(__always)
-    static func isNull(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
-        end - start == 2 && p[start] == 0x5C && p[start + 1] == 0x4E
-    }
-
     /// A text field as a JSON string (or `null`).
     @inline(__always)
-    static func appendString(_ out: ByteBuffer, _ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) {
-        if isNull(p, start, end) {
+    static func appendString(_ out: ByteBuffer, _ p: UnsafePointer<UInt8>, _ field: CSVField) {
+        if field.isNull {
             out.append("null")
             return
         }
+        appendString(out, p, field.start, field.end, doubledQuotes: field.doubledQuotes)
+    }
+
+    /// Bytes `start..<end` of `p` as a JSON string.
+    @inline(__always)
+    static func appendString(_ out: ByteBuffer, _ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int, doubledQuotes: Bool = false) {
         // Worst case: every byte a control character, `\u00XX`.
         out.reserve(2 &+ 6 &* (end &- start))
         var w = out.cursor
@@ -50,35 +45,23 @@ enum JSONText {
                 w.update(from: p + run, count: i &- run)
                 w += i &- run
             }
-            if b == 0x5C && i &+ 1 < end {
-                // A COPY escape. `\\`, `\t`, `\n`, `\r` are spelled the same in JSON.
-                let e = p[i &+ 1]
-                switch e {
-                case 0x5C, 0x74, 0x6E, 0x72, 0x62, 0x66:  // \ t n r b f
-                    w[0] = 0x5C
-                    w[1] = e
-                    w += 2
-                case 0x76:  // \v: vertical tab
-                    writeControl(&w, 0x0B)
-                default:  // `\x` is x in COPY text
-                    if e == 0x22 {
-                        w[0] = 0x5C
-                        w[1] = 0x22
-                        w += 2
-                    } else if e < 0x20 {
-                        writeControl(&w, e)
-                    } else {
-                        w[0] = e
-                        w += 1
-                    }
-                }
-                i &+= 2
-            } else if b == 0x5C || b == 0x22 {
+            switch b {
+            case 0x22:
                 w[0] = 0x5C
-                w[1] = b
+                w[1] = 0x22
+                w += 2
+                i &+= doubledQuotes ? 2 : 1  // a `""` pair is one quote
+            case 0x5C:
+                w[0] = 0x5C
+                w[1] = 0x5C
                 w += 2
                 i &+= 1
-            } else {
+            case 0x09, 0x0A, 0x0D:
+                w[0] = 0x5C
+                w[1] = b == 0x09 ? 0x74 : b == 0x0A ? 0x6E : 0x72  // t n r
+                w += 2
+                i &+= 1
+            default:
                 writeControl(&w, b)
                 i &+= 1
             }
@@ -117,58 +100,32 @@ enum JSONText {
         w += 6
     }
 
-    /// Digits as a JSON number, or `null`.
+    /// An integer field as a JSON number, or `null`.
     @inline(__always)
-    static func appendNumber(_ out: ByteBuffer, _ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) {
-        if isNull(p, start, end) {
-            out.append("null")
-        } else {
-            out.append(p + start, end &- start)
-        }
+    static func appendNumber(_ out: ByteBuffer, _ field: CSVField) {
+        if field.isNull { out.append("null") } else { out.appendDecimal(field.value) }
     }
 
-    /// A normalized price (`140`, `69.5`, `0.5`) as the API shows it (`"140.00"`), or `null`.
+    /// A price field (cents) as the API shows it (`"140.00"`), or `null`.
     @inline(__always)
-    static func appendPrice(_ out: ByteBuffer, _ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) {
-        if isNull(p, start, end) {
+    static func appendPrice(_ out: ByteBuffer, _ field: CSVField) {
+        if field.isNull {
             out.append("null")
             return
         }
-        out.reserve(end &- start &+ 5)
-        out.put(0x22)
-        var dot = start
-        while dot < end && p[dot] != 0x2E { dot &+= 1 }
-        out.put(p + start, dot &- start)
+        let cents = field.value % 100
+        out.append(0x22)
+        out.appendDecimal(field.value / 100)
+        out.reserve(4)
         out.put(0x2E)
-        var decimals = 0
-        var i = dot &+ 1
-        while i < end && decimals < 2 {
-            out.put(p[i])
-            i &+= 1
-            decimals &+= 1
-        }
-        while decimals < 2 {
-            out.put(0x30)
-            decimals &+= 1
-        }
+        out.put(0x30 &+ UInt8(cents / 10))
+        out.put(0x30 &+ UInt8(cents % 10))
         out.put(0x22)
     }
 
-    /// `t`/`f` as `true`/`false` (the converter never writes NULL for a boolean).
+    /// A boolean field as `true`/`false`.
     @inline(__always)
-    static func appendBoolean(_ out: ByteBuffer, _ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) {
-        if end > start && p[start] == 0x74 { out.append("true") } else { out.append("false") }
-    }
-
-    /// The value of a digits field (ids and references are never NULL).
-    @inline(__always)
-    static func integer(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Int {
-        var v = 0
-        var i = start
-        while i < end {
-            v = v &* 10 &+ Int(p[i] &- 0x30)
-            i &+= 1
-        }
-        return v
+    static func appendBoolean(_ out: ByteBuffer, _ field: CSVField) {
+        if field.value != 0 { out.append("true") } else { out.append("false") }
     }
 }

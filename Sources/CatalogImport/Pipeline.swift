@@ -8,10 +8,14 @@ import Synchronization
 /// libpq itself they took turns: libpq blocks on a full socket, and the server idles while the
 /// next chunk is rendered (measured: importer and server each ~50% busy on one file).
 ///
-/// Bounded (`capacity` chunks of ~1 MB): memory stays flat whichever side is slower.
+/// The chunks are a fixed set of buffers that go round: the producer renders into an empty one
+/// (`emptyBuffer`), hands it over full (`put`), the consumer gives it to libpq as it is and
+/// hands it back (`recycle`). Nothing is copied between rendering and `PQputCopyData`, and
+/// memory stays flat (`buffers` × ~1 MB) whichever side is slower.
 final class ChunkQueue: Sendable {
     private struct State {
-        var chunks: [[UInt8]] = []
+        var free: [ByteBuffer] = []
+        var full: [ByteBuffer] = []
         var finished = false
         var error: (any Error)?
         var cancelled = false
@@ -19,26 +23,38 @@ final class ChunkQueue: Sendable {
 
     private let state = Mutex(State())
     private let items = DispatchSemaphore(value: 0)
-    private let slots: DispatchSemaphore
+    private let freeCount: DispatchSemaphore
 
-    init(capacity: Int) {
+    init(buffers: Int, bufferCapacity: Int) {
         // Created at 0 and raised: libdispatch traps when a semaphore is released with a value
         // below the one it was created with, which is how this queue ends when the producer
         // fails with chunks in flight.
-        slots = DispatchSemaphore(value: 0)
-        for _ in 0..<max(1, capacity) { slots.signal() }
+        freeCount = DispatchSemaphore(value: 0)
+        state.withLock { s in
+            for _ in 0..<max(1, buffers) { s.free.append(ByteBuffer(capacity: bufferCapacity)) }
+        }
+        for _ in 0..<max(1, buffers) { freeCount.signal() }
     }
 
-    /// Producer: hands over a chunk (waits while the queue is full). False once the consumer
-    /// stopped: the producer should return.
-    func put(_ chunk: [UInt8]) -> Bool {
-        slots.wait()
+    /// Producer: an empty buffer to render into (waits while all are in use). Nil once the
+    /// consumer stopped: the producer should return.
+    func emptyBuffer() -> ByteBuffer? {
+        freeCount.wait()
+        return state.withLock { s -> ByteBuffer? in
+            guard !s.cancelled, let buffer = s.free.popLast() else { return nil }
+            buffer.removeAll()
+            return buffer
+        }
+    }
+
+    /// Producer: hands over a full buffer. False once the consumer stopped.
+    func put(_ buffer: ByteBuffer) -> Bool {
         let queued = state.withLock { s -> Bool in
             guard !s.cancelled else { return false }
-            s.chunks.append(chunk)
+            s.full.append(buffer)
             return true
         }
-        if queued { items.signal() } else { slots.signal() }
+        if queued { items.signal() }
         return queued
     }
 
@@ -51,22 +67,28 @@ final class ChunkQueue: Sendable {
         items.signal()
     }
 
-    /// Consumer: the next chunk; nil after the last; the producer's error if it failed.
-    func take() throws -> [UInt8]? {
+    /// Consumer: the next full buffer (`recycle` it when sent); nil after the last; the
+    /// producer's error if it failed.
+    func take() throws -> ByteBuffer? {
         items.wait()
-        let next: Result<[UInt8]?, any Error> = state.withLock { s in
+        let next: Result<ByteBuffer?, any Error> = state.withLock { s in
             if let error = s.error { return .failure(error) }
-            if !s.chunks.isEmpty { return .success(s.chunks.removeFirst()) }
+            if !s.full.isEmpty { return .success(s.full.removeFirst()) }
             return .success(nil)
         }
-        if case .success(.some) = next { slots.signal() }
         return try next.get()
     }
 
-    /// Consumer: stop the producer (it sees `put` return false).
+    /// Consumer: a buffer whose bytes were sent, for the producer to fill again.
+    func recycle(_ buffer: ByteBuffer) {
+        state.withLock { $0.free.append(buffer) }
+        freeCount.signal()
+    }
+
+    /// Consumer: stop the producer (`emptyBuffer` and `put` refuse from now on).
     func cancel() {
         state.withLock { $0.cancelled = true }
-        slots.signal()
+        freeCount.signal()
     }
 }
 
@@ -77,7 +99,7 @@ func copyThroughPipeline(
     _ connection: Connection, _ sql: String,
     produce: @escaping @Sendable (ChunkQueue) throws -> Void
 ) throws {
-    let queue = ChunkQueue(capacity: 4)
+    let queue = ChunkQueue(buffers: 4, bufferCapacity: chunkSize + (chunkSize >> 2))
     let done = DispatchSemaphore(value: 0)
     let thread = Thread {
         do {
@@ -96,10 +118,14 @@ func copyThroughPipeline(
     }
     try connection.copyIn(sql) { (writer: inout CopyWriter) throws in
         while let chunk = try queue.take() {
-            try writer.write(chunk)
+            try writer.write(chunk.bytes)
+            queue.recycle(chunk)
         }
     }
 }
+
+/// Bytes of COPY data the producer gathers before handing a buffer over.
+let chunkSize = CopyWriter.chunkSize
 
 /// A value written by one thread and read by another after it finished.
 final class Shared<Value: Sendable>: Sendable {
@@ -130,26 +156,23 @@ final class RejectGate: Sendable {
     func pass() -> Pass { Pass(gate: self) }
 }
 
-/// One grouped file read group by group on demand (for the style merge): the converter,
-/// `DocumentRows` in grouped mode, and the queue of groups from the last chunk.
+/// One grouped file read group by group on demand (for the style merge): its reader,
+/// `DocumentRows` in grouped mode, and the queue of groups from the last batch.
 final class GroupSource {
-    let file: CatalogFile
-    let converter: CopyTextConverter
+    let reader: RecordReader
+    var file: CatalogFile { reader.file }
     private let queue = GroupQueue()
     private let rows: DocumentRows
-    private var chunk: [UInt8] = []
     private var exhausted = false
     private let unused = ByteBuffer(capacity: 64)
     private let onReject: (Reject) -> Void
     private let progress: FileProgress
 
-    init(file: CatalogFile, path: String, progress: FileProgress, onReject: @escaping (Reject) -> Void) throws {
-        self.file = file
-        do { converter = try CopyTextConverter(file: file, path: path) } catch { throw ImportError.input(error.description) }
-        rows = DocumentRows(file: file, mode: .grouped, queue: queue)
+    init(reader: RecordReader, progress: FileProgress, onReject: @escaping (Reject) -> Void) {
+        self.reader = reader
+        rows = DocumentRows(file: reader.file, mode: .grouped, queue: queue)
         self.onReject = onReject
         self.progress = progress
-        chunk.reserveCapacity(300 << 10)
     }
 
     /// The next group; its bytes are valid until the next call.
@@ -157,18 +180,38 @@ final class GroupSource {
         while queue.isEmpty {
             if exhausted { return nil }
             queue.reset()
-            chunk.removeAll(keepingCapacity: true)
-            let more: Bool
-            do { more = try converter.fill(&chunk, minimumBytes: 256 << 10, onReject: onReject) } catch { throw ImportError.input(error.description) }
-            try chunk.withUnsafeBufferPointer { try rows.consume($0, into: unused) }
-            if !more {
-                rows.finish(into: unused)
+            if try !rows.read(reader, into: unused, until: { [queue] _ in queue.bytes >= 256 << 10 }, onReject: onReject) {
                 exhausted = true
             }
-            progress.bytes.store(converter.stats.bytesRead, ordering: .relaxed)
-            progress.rows.store(converter.stats.rowsRead, ordering: .relaxed)
+            progress.update(reader.stats)
         }
         return queue.pop()
+    }
+}
+
+extension DocumentRows {
+    /// Reads records from `reader` and adds them until `enough(out)` or the end of the file
+    /// (the open group is then written). Returns false at the end.
+    func read(_ reader: RecordReader, into out: ByteBuffer, until enough: (ByteBuffer) -> Bool,
+              onReject: (Reject) -> Void) throws -> Bool {
+        var outOfOrder: RowsOutOfOrder?
+        let more: Bool
+        do throws(CSVFileError) {
+            more = try reader.read(onReject: onReject) { record in
+                do throws(RowsOutOfOrder) {
+                    try self.add(record, into: out)
+                } catch {
+                    outOfOrder = error
+                    return false
+                }
+                return !enough(out)
+            }
+        } catch {
+            throw ImportError.input(error.description)
+        }
+        if let outOfOrder { throw outOfOrder }
+        if !more { finish(into: out) }
+        return more
     }
 }
 
@@ -199,9 +242,11 @@ final class StyleMerger {
         self.photos = photos
     }
 
-    /// Writes binary COPY data for product_styles to `out`, calling `emit` whenever
-    /// `chunkSize` bytes are ready (and at the end). `emit` returns false to stop.
-    func run(into out: ByteBuffer, chunkSize: Int, emit: (ByteBuffer) throws -> Bool) throws {
+    /// Writes binary COPY data for product_styles into `first`, handing each buffer that holds
+    /// `chunkSize` bytes to `emit`, which returns the buffer to go on with (nil: stop); the last
+    /// buffer goes to `emit` with `last` true.
+    func run(into first: ByteBuffer, chunkSize: Int, emit: (_ full: ByteBuffer, _ last: Bool) throws -> ByteBuffer?) throws {
+        var out = first
         BinaryCopy.appendHeader(out)
         var sku = try skus.next()
         var photo = try photos.next()
@@ -216,8 +261,8 @@ final class StyleMerger {
             if productId != product {
                 flushProduct(into: out)
                 if out.count >= chunkSize {
-                    guard try emit(out) else { return }
-                    out.removeAll()
+                    guard let next = try emit(out, false) else { return }
+                    out = next
                 }
                 startProduct(productId)
             } else {
@@ -248,8 +293,7 @@ final class StyleMerger {
         while photo != nil { photo = try photos.next() }
         while sku != nil { sku = try skus.next() }
         BinaryCopy.appendTrailer(out)
-        _ = try emit(out)
-        out.removeAll()
+        _ = try emit(out, true)
     }
 
     /// A style's groups (one, or several when its rows were cut in two) as one container.

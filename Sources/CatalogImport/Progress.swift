@@ -19,6 +19,27 @@ final class FileProgress: Sendable {
         self.file = file
         self.totalBytes = totalBytes
     }
+
+    /// The load began (a second pass over the file keeps the first start).
+    func start() {
+        if startedAt.load(ordering: .relaxed) == 0 { startedAt.store(monotonicNanos(), ordering: .relaxed) }
+        phase.store(1, ordering: .relaxed)
+    }
+
+    func finish() {
+        finishedAt.store(monotonicNanos(), ordering: .relaxed)
+        phase.store(2, ordering: .relaxed)
+    }
+
+    /// From start to finish.
+    var seconds: Double {
+        Double(finishedAt.load(ordering: .relaxed) &- startedAt.load(ordering: .relaxed)) / 1e9
+    }
+
+    func update(_ stats: FileStats) {
+        bytes.store(stats.bytesRead, ordering: .relaxed)
+        rows.store(stats.rowsRead, ordering: .relaxed)
+    }
 }
 
 func monotonicNanos() -> UInt64 {

@@ -7,7 +7,7 @@ import Musl
 import Darwin
 #endif
 
-/// Buffers COPY text and hands it to libpq in large chunks.
+/// Buffers COPY data and hands it to libpq in large chunks.
 public struct CopyWriter {
     private let connection: Connection
     private var buffer: [UInt8] = []
@@ -19,8 +19,14 @@ public struct CopyWriter {
         buffer.reserveCapacity(Self.chunkSize + 4096)
     }
 
-    /// Appends raw COPY-format bytes (the caller escapes them).
+    /// Appends raw COPY-format bytes (the caller escapes them). A chunk of half the chunk size
+    /// or more goes to libpq as it is, without passing through the buffer.
     public mutating func write(_ bytes: UnsafeRawBufferPointer) throws(PostgresError) {
+        if bytes.count >= Self.chunkSize / 2 {
+            try flush()
+            try connection.putCopyData(bytes)
+            return
+        }
         buffer.append(contentsOf: bytes)
         if buffer.count >= Self.chunkSize { try flush() }
     }

@@ -4,39 +4,63 @@ import Foundation
 import Testing
 
 /// The JSON pieces the importer renders while loading (no database): what `DocumentRows`
-/// makes of the converter's COPY text lines, decoded back from binary COPY.
+/// makes of the records `RecordReader` accepts from CSV text, decoded back from binary COPY.
 @Suite("JSON pieces rendered while loading")
 struct DocumentRowsTests {
     // MARK: JSONText
 
-    /// Renders one COPY text field with `body` and parses the result as JSON.
-    func rendered(_ field: String, _ body: (ByteBuffer, UnsafePointer<UInt8>, Int, Int) -> Void) throws -> Any {
+    /// Reads `csv` (the records after the header) from a temporary file of `file`'s kind.
+    static func records(_ file: CatalogFile, _ csv: String, _ body: (CSVRecord) throws -> Void) throws {
+        let path = NSTemporaryDirectory() + "rows-\(UInt32.random(in: 0...UInt32.max)).csv"
+        try (file.header + "\n" + csv).write(toFile: path, atomically: true, encoding: .utf8)
+        defer { unlink(path) }
+        let reader = try RecordReader(file: file, path: path)
+        var failure: (any Error)?
+        _ = try reader.read(onReject: { Issue.record("rejected: \($0.reason)") }) { record in
+            do { try body(record) } catch { failure = error }
+            return true
+        }
+        if let failure { throw failure }
+    }
+
+    /// Renders field `column` of a features.csv record `1,1,<feature>,<value>` with `body`
+    /// and parses the result as JSON.
+    func rendered(_ field: String, column: Int = 2, as file: CatalogFile = .features,
+                  _ body: (ByteBuffer, CSVRecord) -> Void) throws -> Any {
+        let line: String
+        switch file {
+        case .skus: line = "1,1,\"S\",\(field)"          // quantity
+        case .styles: line = "1,1,\"n\",null,1,\(field)"  // default_style
+        case .product: line = "1,\"n\",\"s\",\"d\",\"c\",\(field)"
+        default: line = "1,1,\(field),\"v\""
+        }
         let out = ByteBuffer(capacity: 16)
-        let bytes = Array(field.utf8)
-        bytes.withUnsafeBufferPointer { body(out, $0.baseAddress!, 0, $0.count) }
+        try Self.records(file, line + "\n") { body(out, $0) }
         let data = Data(UnsafeRawBufferPointer(start: out.base, count: out.count))
         return try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
     }
 
-    @Test func stringsAreEscapedForJSONAndUnescapedFromCOPY() throws {
-        let cases: [(copy: String, text: String)] = [
+    @Test func stringsAreEscapedForJSONAndUnquotedFromCSV() throws {
+        let cases: [(csv: String, text: String)] = [
             ("plain", "plain"),
-            ("", ""),
-            (#"say "hi""#, #"say "hi""#),
-            (#"back\\slash"#, #"back\slash"#),
-            (#"tab\there"#, "tab\there"),
-            (#"two\nlines\r\n"#, "two\nlines\r\n"),
-            ("bell\u{07}and\u{1F}unit", "bell\u{07}and\u{1F}unit"),
-            ("ünïcødé – 🧥", "ünïcødé – 🧥"),
-            (#"\\N"#, #"\N"#),  // the text `\N`, not NULL
-            (#"null"#, "null"),  // the text null
-            (#""quoted" \\ "#, #""quoted" \ "#),
+            (#""""#, ""),
+            (#""say ""hi""""#, #"say "hi""#),
+            (#"un"quoted"#, #"un"quoted"#),  // a quote inside an unquoted field is data
+            (#""back\slash""#, #"back\slash"#),
+            ("\"tab\there\"", "tab\there"),
+            ("\"two\nlines\r\n\"", "two\nlines\r\n"),
+            ("\"bell\u{07}and\u{1F}unit\"", "bell\u{07}and\u{1F}unit"),
+            ("\"ünïcødé – 🧥\"", "ünïcødé – 🧥"),
+            (#""\N""#, #"\N"#),
+            (#""null""#, "null"),  // quoted: the text null
+            (#""""quoted"" \ ""#, #""quoted" \ "#),
         ]
         for c in cases {
-            let value = try rendered(c.copy) { JSONText.appendString($0, $1, $2, $3) }
-            #expect(value as? String == c.text, "\(c.copy)")
+            let value = try rendered(c.csv) { JSONText.appendString($0, $1.base, $1[2]) }
+            #expect(value as? String == c.text, "\(c.csv)")
         }
-        #expect(try rendered(#"\N"#) { JSONText.appendString($0, $1, $2, $3) } is NSNull)
+        #expect(try rendered("null") { JSONText.appendString($0, $1.base, $1[2]) } is NSNull)
+        #expect(try rendered("") { JSONText.appendString($0, $1.base, $1[2]) } is NSNull)
     }
 
     @Test func theEightByteScanMissesNothing() {
@@ -63,18 +87,20 @@ struct DocumentRowsTests {
     }
 
     @Test func pricesHaveTwoDecimalsAsStrings() throws {
-        let cases = [("140", "140.00"), ("69.5", "69.50"), ("0.5", "0.50"), ("0", "0.00"), ("12.34", "12.34"), ("1234567890.1", "1234567890.10")]
-        for (copy, shown) in cases {
-            #expect(try rendered(copy) { JSONText.appendPrice($0, $1, $2, $3) } as? String == shown)
+        let cases = [("140", "140.00"), ("69.5", "69.50"), ("0.5", "0.50"), (".5", "0.50"), ("0", "0.00"), ("12.34", "12.34"),
+                     ("069.50", "69.50"), ("140.00", "140.00"), ("1234567890.1", "1234567890.10"), ("9999999999.99", "9999999999.99")]
+        for (csv, shown) in cases {
+            #expect(try rendered(csv, as: .product) { JSONText.appendPrice($0, $1[5]) } as? String == shown, "\(csv)")
         }
-        #expect(try rendered(#"\N"#) { JSONText.appendPrice($0, $1, $2, $3) } is NSNull)
+        #expect(try rendered("null", as: .product) { JSONText.appendPrice($0, $1[5]) } is NSNull)
     }
 
     @Test func numbersAndBooleans() throws {
-        #expect(try rendered("17") { JSONText.appendNumber($0, $1, $2, $3) } as? Int == 17)
-        #expect(try rendered(#"\N"#) { JSONText.appendNumber($0, $1, $2, $3) } is NSNull)
-        #expect(try rendered("t") { JSONText.appendBoolean($0, $1, $2, $3) } as? Bool == true)
-        #expect(try rendered("f") { JSONText.appendBoolean($0, $1, $2, $3) } as? Bool == false)
+        #expect(try rendered("17", as: .skus) { JSONText.appendNumber($0, $1[3]) } as? Int == 17)
+        #expect(try rendered("007", as: .skus) { JSONText.appendNumber($0, $1[3]) } as? Int == 7)
+        #expect(try rendered("null", as: .skus) { JSONText.appendNumber($0, $1[3]) } is NSNull)
+        #expect(try rendered("true", as: .styles) { JSONText.appendBoolean($0, $1[5]) } as? Bool == true)
+        #expect(try rendered("0", as: .styles) { JSONText.appendBoolean($0, $1[5]) } as? Bool == false)
         let out = ByteBuffer(capacity: 1)
         for v in [0, 7, 10, 2_147_483_647] {
             out.removeAll()
@@ -97,21 +123,21 @@ struct DocumentRowsTests {
         }
     }
 
-    /// Feeds COPY text lines (one string per line, fields joined by tabs) through the
-    /// transformer, in chunks of `chunk` lines, and decodes the binary COPY it writes.
+    /// Feeds CSV records (one string per record, without the header) through the transformer
+    /// in batches of about `chunk` output bytes, and decodes the binary COPY it writes.
     func run(_ file: CatalogFile, _ lines: [String], mode: DocumentRows.Mode = .grouped,
              products: ProductIDs? = nil, maxGroupBytes: Int = 4 << 20, chunk: Int = 2) throws -> (rows: [[Field]], transformer: DocumentRows) {
+        let path = NSTemporaryDirectory() + "rows-\(UInt32.random(in: 0...UInt32.max)).csv"
+        try ([file.header] + lines).map { $0 + "\n" }.joined().write(toFile: path, atomically: true, encoding: .utf8)
+        defer { unlink(path) }
+        let reader = try RecordReader(file: file, path: path)
         let rows = DocumentRows(file: file, mode: mode, products: products, maxGroupBytes: maxGroupBytes)
         let out = ByteBuffer(capacity: 64)
         BinaryCopy.appendHeader(out)
-        var i = 0
-        while i < lines.count {
-            let part = lines[i..<min(i + chunk, lines.count)].map { $0 + "\n" }.joined()
-            let bytes = Array(part.utf8)
-            try bytes.withUnsafeBufferPointer { try rows.consume($0, into: out) }
-            i += chunk
+        var batchStart = out.count
+        while try rows.read(reader, into: out, until: { $0.count - batchStart >= chunk }, onReject: { Issue.record("rejected: \($0.reason)") }) {
+            batchStart = out.count
         }
-        rows.finish(into: out)
         BinaryCopy.appendTrailer(out)
         return (try decode(Array(out.bytes), file: file), rows)
     }
@@ -154,7 +180,7 @@ struct DocumentRowsTests {
     }
 
     @Test func productsAndStylesArePrerenderedHeads() throws {
-        let (products, t) = try run(.product, ["1\tCamo Onesie\tBlend in\t\\N\tJackets\t140", "5\tA \"B\"\ts\td\\tx\tc\t69.5"])
+        let (products, t) = try run(.product, [#"1,"Camo Onesie","Blend in",null,"Jackets",140"#, "5,\"A \"\"B\"\"\",s,\"d\tx\",c,69.50"])
         #expect(products.count == 2)
         #expect(products[0][0] == .int(1))
         let list = try #require(try json(.text(products[0][1].description + "}")) as? [String: Any])
@@ -165,7 +191,7 @@ struct DocumentRowsTests {
         #expect(second["default_price"] as? String == "69.50")
         #expect(t.productIDs.contains(1) && t.productIDs.contains(5) && !t.productIDs.contains(2))
 
-        let (styles, _) = try run(.styles, ["1\t1\tForest Green & Black\t\\N\t140\tt", "2\t1\t\\N\t100\t140\tf"])
+        let (styles, _) = try run(.styles, [#"1,1,"Forest Green & Black",null,140,1"#, "2,1,null,100,140.00,0"])
         #expect(styles[0][0] == .int(1) && styles[0][1] == .int(1))
         let head = try #require(try json(.text(styles[0][2].description + "[],\"skus\":{}}")) as? [String: Any])
         #expect(head["style_id"] as? Int == 1 && head["name"] as? String == "Forest Green & Black")
@@ -176,13 +202,13 @@ struct DocumentRowsTests {
 
     @Test func childrenAreGroupedPerParentInIdOrder() throws {
         // Style 2's skus come 8 before 7, as in the real export's head.
-        let (rows, t) = try run(.skus, ["1\t1\tXS\t8", "2\t1\tS\t\\N", "8\t2\tXS\t8", "7\t2\tS\t16", "9\t2\tM\t17", "10\t4\tL\t0"])
+        let (rows, t) = try run(.skus, [#"1,1,"XS",8"#, #"2,1,"S",null"#, #"8,2,"XS",8"#, #"7,2,"S",16"#, #"9,2,"M",17"#, #"10,4,"L",0"#])
         #expect(t.parentsUnique)
         #expect(rows.map { [$0[0], $0[1], $0[2]] } == [[.int(1), .int(1), .int(2)], [.int(2), .int(7), .int(3)], [.int(4), .int(10), .int(1)]])
         #expect(rows[1][3] == .text(#"{"7":{"quantity":16,"size":"S"},"8":{"quantity":8,"size":"XS"},"9":{"quantity":17,"size":"M"}}"#))
         #expect(rows[0][3] == .text(#"{"1":{"quantity":8,"size":"XS"},"2":{"quantity":null,"size":"S"}}"#))
 
-        let (photos, _) = try run(.photos, ["1\t1\thttps://u/1\thttps://t/1", "3\t1\t\\N\t\\N", "2\t1\tu\"2\tt\\\\2"], chunk: 1)
+        let (photos, _) = try run(.photos, ["1,1,https://u/1,https://t/1", "3,1,null,null", #"2,1,"u""2","t\2""#], chunk: 1)
         #expect(photos.count == 1 && photos[0][1] == .int(1) && photos[0][2] == .int(3))
         let list = try #require(try json(photos[0][3]) as? [[String: Any]])
         #expect(list.count == 3)
@@ -190,7 +216,7 @@ struct DocumentRowsTests {
         #expect(list[1]["url"] as? String == "u\"2" && list[1]["thumbnail_url"] as? String == "t\\2")
         #expect(list[2]["url"] is NSNull && list[2]["thumbnail_url"] is NSNull)
 
-        let (features, _) = try run(.features, ["1\t1\tFabric\tCanvas", "2\t1\tButtons\t\\N", "3\t2\tSole\tRubber"])
+        let (features, _) = try run(.features, [#"1,1,"Fabric","Canvas""#, #"2,1,"Buttons",null"#, #"3,2,"Sole","Rubber""#])
         #expect(features.count == 2)
         let f = try #require(try json(features[0][3]) as? [[String: Any]])
         #expect(f.count == 2 && f[0]["feature"] as? String == "Fabric" && f[0]["value"] as? String == "Canvas")
@@ -198,17 +224,17 @@ struct DocumentRowsTests {
     }
 
     @Test func parentsOutOfOrderNeedTheRowByRowLoad() throws {
-        #expect(throws: RowsOutOfOrder.self) { try run(.photos, ["1\t2\tu\tt", "2\t1\tu\tt"]) }
-        #expect(throws: RowsOutOfOrder.self) { try run(.skus, ["1\t1\tS\t1", "2\t2\tS\t1", "3\t1\tS\t1"]) }
+        #expect(throws: RowsOutOfOrder.self) { try run(.photos, ["1,2,u,t", "2,1,u,t"]) }
+        #expect(throws: RowsOutOfOrder.self) { try run(.skus, ["1,1,S,1", "2,2,S,1", "3,1,S,1"]) }
         // Row by row: one staging row per CSV row, whatever the order.
-        let (rows, t) = try run(.photos, ["2\t2\tu\tt", "1\t1\tu\tt", "3\t2\tv\tw"], mode: .perRow)
+        let (rows, t) = try run(.photos, ["2,2,u,t", "1,1,u,t", "3,2,v,w"], mode: .perRow)
         #expect(!t.parentsUnique || rows.count == 3)
         #expect(rows.map { [$0[0], $0[1], $0[2]] } == [[.int(2), .int(2), .int(1)], [.int(1), .int(1), .int(1)], [.int(2), .int(3), .int(1)]])
         #expect(rows[2][3] == .text(#"[{"thumbnail_url":"w","url":"v"}]"#))
     }
 
     @Test func aHugeParentIsCutIntoAscendingRuns() throws {
-        let lines = (1...40).map { "\($0)\t7\thttps://example.com/\($0)\thttps://example.com/t\($0)" }
+        let lines = (1...40).map { "\($0),7,https://example.com/\($0),https://example.com/t\($0)" }
         let (rows, t) = try run(.photos, lines, maxGroupBytes: 300)
         #expect(!t.parentsUnique)
         #expect(rows.count > 1)
@@ -220,18 +246,18 @@ struct DocumentRowsTests {
         }
         #expect(all == (1...40).map { "https://example.com/\($0)" })
         // A lower id after a run was written cannot be put back in order: row by row.
-        #expect(throws: RowsOutOfOrder.self) { try run(.photos, lines + ["3\t7\tx\ty"], maxGroupBytes: 300) }
+        #expect(throws: RowsOutOfOrder.self) { try run(.photos, lines.dropFirst() + ["1,7,x,y"], maxGroupBytes: 300) }
     }
 
     @Test func relatedRules() throws {
         var products = ProductIDs()
         for id in [1, 2, 3, 5, 8] { products.insert(id) }
         let lines = [
-            "1\t1\t2", "2\t1\t3", "3\t1\t1",   // 1 → itself: dropped
-            "4\t1\t0", "5\t1\t4",              // 0 and an unknown product: dropped
-            "7\t1\t2", "6\t1\t8",              // 6 comes before 7: 8 kept, the second 2 dropped
-            "8\t4\t1",                         // product 4 is not loaded: orphan
-            "9\t5\t1", "10\t5\t1",             // a repeated pair
+            "1,1,2", "2,1,3", "3,1,1",   // 1 → itself: dropped
+            "4,1,0", "5,1,4",            // 0 and an unknown product: dropped
+            "7,1,2", "6,1,8",            // 6 comes before 7: 8 kept, the second 2 dropped
+            "8,4,1",                     // product 4 is not loaded: orphan
+            "9,5,1", "10,5,1",           // a repeated pair
         ]
         let (rows, t) = try run(.related, lines, products: products)
         #expect(t.orphaned == 1)

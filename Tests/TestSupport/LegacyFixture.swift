@@ -1,5 +1,4 @@
 import Foundation
-import TestSupport
 
 /// Turns the five real responses of the legacy service (Fixtures/legacy-api-responses.json)
 /// back into the CSV rows that would have produced them, so that an import of those rows
@@ -8,28 +7,28 @@ import TestSupport
 /// Photos carry no ids in the responses: they get consecutive ids in response order, which
 /// is the order the API must keep. Placeholder photos and skus (`url: null`, sku key
 /// "null") become no rows at all — the placeholders must come back by themselves.
-struct LegacyFixture {
-    let responses: [[String: Any]]
+public struct LegacyFixture {
+    public let responses: [[String: Any]]
 
-    init() throws {
+    public init() throws {
         let url = Fixture.legacyResponses
         responses = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [[String: Any]]
     }
 
-    var productIDs: [Int] { responses.map { ($0["product"] as! [String: Any])["id"] as! Int } }
+    public var productIDs: [Int] { responses.map { ($0["product"] as! [String: Any])["id"] as! Int } }
 
-    func product(_ id: Int) -> [String: Any] {
+    public func product(_ id: Int) -> [String: Any] {
         var p = responses.map { $0["product"] as! [String: Any] }.first { $0["id"] as? Int == id }!
         // Not part of the contract (docs/api.md): the CSV export has no such data.
         for key in ["campus", "created_at", "updated_at"] { p[key] = nil }
         return p
     }
 
-    func styles(_ id: Int) -> [String: Any] {
+    public func styles(_ id: Int) -> [String: Any] {
         responses.first { ($0["product"] as! [String: Any])["id"] as? Int == id }!["styles"] as! [String: Any]
     }
 
-    func writeCSVs(to dir: String) throws {
+    public func writeCSVs(to dir: String) throws {
         var product = ["id,name,slogan,description,category,default_price"]
         var features = ["id,product_id,feature,value"]
         var styles = ["id,productId,name,sale_price,original_price,default_style"]
@@ -83,7 +82,7 @@ struct LegacyFixture {
 
 /// Deep equality of JSON values as JSONSerialization returns them (key order ignored,
 /// array order kept; 1 and true are different).
-func jsonEqual(_ a: Any?, _ b: Any?) -> Bool {
+public func jsonEqual(_ a: Any?, _ b: Any?) -> Bool {
     switch (a, b) {
     case (nil, nil): return true
     case (is NSNull, is NSNull): return true
