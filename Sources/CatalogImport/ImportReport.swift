@@ -59,6 +59,18 @@ public struct ImportReport: Codable, Sendable {
 
     /// The summary table for humans.
     public func renderTable() -> String {
+        var out = renderFileTable()
+        out += "\n"
+        var phaseRows: [[String]] = [["phase", "seconds"]]
+        for p in phases { phaseRows.append([p.name, fixed(p.seconds, 1)]) }
+        phaseRows.append(["total", fixed(totalSeconds, 1)])
+        out += table(phaseRows, separatorAfter: [0, phases.count])
+        out += "\ndatabase \(fixed(Double(databaseBytes) / 1e9, 2)) GB, catalog \(fixed(Double(catalogBytes) / 1e9, 2)) GB, importer peak RSS \(peakRSSBytes / (1 << 20)) MB\n"
+        return out
+    }
+
+    /// The per-file table.
+    public func renderFileTable() -> String {
         var rows: [[String]] = [["file", "read", "loaded", "repaired", "rejected", "orphaned", "dropped", "MB", "load s"]]
         for f in files {
             rows.append([f.file, group(f.read), group(f.loaded), group(f.repaired), group(f.rejected),
@@ -70,14 +82,19 @@ public struct ImportReport: Codable, Sendable {
         }
         rows.append([t.file, group(t.read), group(t.loaded), group(t.repaired), group(t.rejected),
                      group(t.orphaned), group(t.dropped), fixed(Double(t.bytes) / 1e6, 1), ""])
-        var out = table(rows, separatorAfter: [0, files.count])
-        out += "\n"
-        var phaseRows: [[String]] = [["phase", "seconds"]]
-        for p in phases { phaseRows.append([p.name, fixed(p.seconds, 1)]) }
-        phaseRows.append(["total", fixed(totalSeconds, 1)])
-        out += table(phaseRows, separatorAfter: [0, phases.count])
-        out += "\ndatabase \(fixed(Double(databaseBytes) / 1e9, 2)) GB, catalog \(fixed(Double(catalogBytes) / 1e9, 2)) GB, importer peak RSS \(peakRSSBytes / (1 << 20)) MB\n"
-        return out
+        return table(rows, separatorAfter: [0, files.count])
+    }
+
+    /// The per-file table of `products-import --clean-copy` (no database: nothing is known
+    /// about orphans yet).
+    public func renderCheckTable() -> String {
+        var rows: [[String]] = [["file", "read", "written", "repaired", "rejected", "MB"]]
+        for f in files {
+            rows.append([f.file, group(f.read), group(f.loaded), group(f.repaired), group(f.rejected), fixed(Double(f.bytes) / 1e6, 1)])
+        }
+        rows.append(["total", group(totalRead), group(files.reduce(0) { $0 + $1.loaded }), group(files.reduce(0) { $0 + $1.repaired }),
+                     group(totalRejected), fixed(Double(files.reduce(0) { $0 + $1.bytes }) / 1e6, 1)])
+        return table(rows, separatorAfter: [0, files.count])
     }
 }
 

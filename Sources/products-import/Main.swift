@@ -51,6 +51,9 @@ struct ProductsImport: ParsableCommand {
     @Flag(help: "Keep the normalized staging tables after the build (for analysis).")
     var keepStaging = false
 
+    @Option(help: ArgumentHelp("Do not touch the database: check the six files, write the rejects, and write the rows an import would load to this directory as PostgreSQL COPY text (<file>.copy).", valueName: "dir"))
+    var cleanCopy: String?
+
     @Flag(inversion: .prefixedNo, help: "Show live progress lines (default: when stderr is a terminal).")
     var progress: Bool?
 
@@ -72,6 +75,20 @@ struct ProductsImport: ParsableCommand {
         options.apiRole = apiRole.isEmpty ? nil : apiRole
         options.keepStaging = keepStaging
         options.showProgress = showProgress
+
+        if let cleanCopy {
+            do {
+                var checked = ImportReport()
+                checked.files = try CleanCopy.run(options: options, into: cleanCopy)
+                checked.status = "checked"
+                print(checked.renderCheckTable(), terminator: "")
+                if let path = report { try writeReport(checked, to: path) }
+            } catch let error as ImportError {
+                FileHandle.standardError.write(Data("products-import: \(error.description)\n".utf8))
+                throw ExitCode.failure
+            }
+            return
+        }
 
         let importer = Importer(options: options, logger: logger)
         Self.stopOnSignals(importer, logger: logger)

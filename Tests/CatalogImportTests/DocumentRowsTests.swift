@@ -143,7 +143,12 @@ struct DocumentRowsTests {
     }
 
     func decode(_ b: [UInt8], file: CatalogFile) throws -> [[Field]] {
-        let textColumns = Set(CatalogSQL.stagingColumns(file).enumerated().filter { $0.element.type == "text" }.map(\.offset))
+        try Self.decode(b, columns: CatalogSQL.stagingColumns(file))
+    }
+
+    /// Decodes binary COPY data of integer and text columns.
+    static func decode(_ b: [UInt8], columns: [(name: String, type: String)]) throws -> [[Field]] {
+        let textColumns = Set(columns.enumerated().filter { $0.element.type == "text" }.map(\.offset))
         #expect(Array(b.prefix(11)) == [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00])
         var i = 19
         func int(_ n: Int) -> Int {
@@ -156,7 +161,7 @@ struct DocumentRowsTests {
         while true {
             let count = int(2)
             if count == -1 { break }
-            #expect(count == CatalogSQL.stagingColumns(file).count)
+            #expect(count == columns.count)
             var tuple: [Field] = []
             for c in 0..<count {
                 let length = int(4)

@@ -28,7 +28,9 @@ public struct LegacyFixture {
         responses.first { ($0["product"] as! [String: Any])["id"] as? Int == id }!["styles"] as! [String: Any]
     }
 
-    public func writeCSVs(to dir: String) throws {
+    /// `ordered`: products in ascending id order (the export's order); otherwise in the order
+    /// of the responses, which the importer must load all the same (row by row).
+    public func writeCSVs(to dir: String, ordered: Bool = false) throws {
         var product = ["id,name,slogan,description,category,default_price"]
         var features = ["id,product_id,feature,value"]
         var styles = ["id,productId,name,sale_price,original_price,default_style"]
@@ -36,7 +38,8 @@ public struct LegacyFixture {
         var photos = ["id,styleId,url,thumbnail_url"]
         let related = ["id,current_product_id,related_product_id"]
         var featureID = 0, photoID = 0
-        for r in responses {
+        let products = ordered ? responses.sorted { (($0["product"] as! [String: Any])["id"] as! Int) < (($1["product"] as! [String: Any])["id"] as! Int) } : responses
+        for r in products {
             let p = r["product"] as! [String: Any]
             let id = p["id"] as! Int
             product.append([String(id), q(p["name"]), q(p["slogan"]), q(p["description"]), q(p["category"]), raw(p["default_price"])].joined(separator: ","))
