@@ -149,7 +149,7 @@ enum CatalogSQL {
                 ANALYZE \(raw);
                 """
         }
-        let (open, close) = file == .skus ? ("{", "}") : ("[", "]")
+        let (open, close) = LegacyDocuments.sqlBrackets(file)
         var source = raw
         if file == .related && shape.perRow.contains(file) {
             source = """
@@ -161,7 +161,7 @@ enum CatalogSQL {
         return """
             CREATE UNLOGGED TABLE \(table) WITH (autovacuum_enabled = off) AS
               SELECT \(parent), sum(n)::integer AS n,
-                     '\(open)' || string_agg(substr(items, 2, length(items) - 2), ',') || '\(close)' AS items
+                     \(open) || string_agg(substr(items, 2, length(items) - 2), ',') || \(close) AS items
               FROM (SELECT * FROM \(source) runs ORDER BY \(parent), first_id) ordered
               GROUP BY \(parent);
             CREATE UNIQUE INDEX ON \(table) (\(parent)) INCLUDE (n);

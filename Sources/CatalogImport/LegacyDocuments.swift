@@ -84,6 +84,11 @@ enum LegacyDocuments {
     static func opening(_ file: CatalogFile) -> UInt8 { file == .skus ? 0x7B : 0x5B }
     static func closing(_ file: CatalogFile) -> UInt8 { file == .skus ? 0x7D : 0x5D }
 
+    /// The same brackets as SQL literals (the build joins the runs of one parent).
+    static func sqlBrackets(_ file: CatalogFile) -> (open: String, close: String) {
+        ("'" + String(UnicodeScalar(opening(file))) + "'", "'" + String(UnicodeScalar(closing(file))) + "'")
+    }
+
     // MARK: pieces around the rows
 
     /// Closes a product (its list entry right after the head; its page after the features).

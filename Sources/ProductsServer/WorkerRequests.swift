@@ -1,0 +1,323 @@
+import SystemCalls
+import CSystemShims
+import FastCGI
+import Logging
+import Postgres
+import ProductsAPI
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One request, once `WorkerLoop.run` has a whole one in libfcgi's hands: the route, the
+/// database (connect, prepared lookup, what an error means), the response bytes and headers
+/// (ETag, 304), the scoreboard's counts.
+extension WorkerLoop {
+    /// Answers the request libfcgi has read; returns what it counts under in the scoreboard.
+    mutating func handleRequest() -> MetricRoute {
+        output.removeAll(keepingCapacity: true)
+        let router = self.router
+        let (method, routed) = request.withRequestTarget { method, path, query in
+            let method = RequestMethod(method)
+            return (method, router.route(method: method, path: path, query: query))
+        }
+        let counted: MetricRoute
+        switch routed {
+        case .failure(let error):
+            Response.append(error: error, method: method, to: &output)
+            counted = .unrouted
+        case .success(let route):
+            respond(to: route, method: method)
+            counted = MetricRoute(route)
+        }
+        do {
+            try request.write(output)
+        } catch {
+            // The web server closed the connection (client gone, timeout): nothing to answer.
+            logger.debug("response not delivered: \(error)")
+        }
+        return counted
+    }
+
+    /// The status code of the response in `output` (`Status: 200 OK...`, Response's first line).
+    static func statusCode(of output: [UInt8]) -> Int {
+        let prefix = 8  // "Status: "
+        guard output.count >= prefix + 3 else { return 0 }
+        var code = 0
+        for byte in output[prefix..<(prefix + 3)] {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return 0 }
+            code = code * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return code
+    }
+
+    static func monotonicMicroseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) &* 1_000_000 &+ UInt64(now.tv_nsec / 1000)
+    }
+
+    /// `/_status`: the pool's counters from the scoreboard (404 without one: a worker started
+    /// outside a master has nothing to report).
+    private mutating func respondStatus(_ format: StatusFormat, method: RequestMethod) {
+        guard let scoreboard else {
+            Response.append(error: .routeNotFound, method: method, to: &output)
+            return
+        }
+        var queued: UInt32 = 0, limit: UInt32 = 0
+        let listenQueue = products_listen_queue(configuration.listeningSocket, &queued, &limit) == 0 ? (queued, limit) : nil
+        let page = StatusPage(snapshot: scoreboard.snapshot(), listenQueue: listenQueue, now: Scoreboard.unixTime())
+        switch format {
+        case .text: Response.appendOK(body: Array(page.text().utf8), contentType: StatusPage.textContentType, method: method, to: &output)
+        case .openMetrics: Response.appendOK(body: Array(page.openMetrics().utf8), contentType: StatusPage.openMetricsContentType, method: method, to: &output)
+        }
+    }
+
+    private mutating func respond(to route: Route, method: RequestMethod) {
+        if route == .live {
+            // Liveness: this worker answers; the database is the readiness check's business.
+            Response.appendHealth(generation: nil, method: method, to: &output)
+            return
+        }
+        if case .status(let format) = route {
+            respondStatus(format, method: method)
+            return
+        }
+        if case .list(let page, let count) = route, Pagination.rankRange(page: page, count: count) == nil {
+            // Past any possible end: no need to ask the database.
+            Response.appendOKArray(elements: EmptyCollection<UnsafeRawBufferPointer>(), method: method, to: &output)
+            return
+        }
+        var action = link.requestStarted(now: .now)
+        while true {
+            switch action {
+            case .unavailable:
+                Response.append(error: .serviceUnavailable, method: method, to: &output)
+                return
+
+            case .connect:
+                do {
+                    try connect()
+                    link.connected()
+                    slot?.count(.databaseConnects)
+                    let suppressed = link.takeSuppressedCount()
+                    if suppressed > 0 {
+                        logger.notice("database reachable again, after answering 503 to \(suppressed) requests without trying it")
+                    }
+                    action = .query
+                } catch {
+                    link.connectFailed()
+                    slot?.count(.databaseConnectFailures)
+                    let suppressed = link.takeSuppressedCount()
+                    var metadata = requestMetadata()
+                    if suppressed > 0 { metadata["answered_503_since_last_attempt"] = "\(suppressed)" }
+                    logger.warning("database unavailable, answering 503: \(Self.oneLine(error.debugDescription))",
+                                   metadata: metadata)
+                    Response.append(error: .serviceUnavailable, method: method, to: &output)
+                    return
+                }
+
+            case .query:
+                guard let connection else {
+                    action = link.connectionLost(now: .now)
+                    continue
+                }
+                do {
+                    let mark = output.count
+                    if try !execute(route, method: method, on: connection) {
+                        output.removeSubrange(mark...)
+                        logger.error("the catalog has a NULL document for \(route)", metadata: requestMetadata())
+                        Response.append(error: .internalError, method: method, to: &output)
+                    }
+                    return
+                } catch {
+                    if error.isConnectionLoss || error.invalidatesSession {
+                        // The server restarted, failed over, or the session's prepared
+                        // statements no longer fit the catalog: reconnect (and re-prepare),
+                        // then retry this read-only query once.
+                        let what = error.isConnectionLoss ? "database connection lost" : "database session invalidated, reconnecting"
+                        logger.warning("\(what) during \(route): \(Self.oneLine(error.debugDescription))", metadata: requestMetadata())
+                        self.connection = nil
+                        action = link.connectionLost(now: .now)
+                        slot?.count(.databaseConnectionsLost)
+                    } else if error.isRecoveryConflict, let lost = self.connection {
+                        // A standby cancelled the query to replay the primary's changes
+                        // (max_standby_streaming_delay): retry once, on another server if
+                        // the conninfo names one (ConninfoHosts), never a 5xx for it.
+                        logger.warning("recovery conflict on \(lost.host):\(lost.port) during \(route), retrying on another server: \(Self.oneLine(error.debugDescription))",
+                                       metadata: requestMetadata())
+                        avoidHost = (lost.host, lost.port)
+                        slot?.count(.recoveryConflicts)
+                        self.connection = nil
+                        action = link.connectionLost(now: .now)
+                    } else if error.isTransient {
+                        logger.warning("query failed for \(route), answering 503: \(Self.oneLine(error.debugDescription))",
+                                       metadata: requestMetadata())
+                        Response.append(error: .serviceUnavailable, method: method, to: &output)
+                        return
+                    } else {
+                        logger.error("query failed for \(route): \(Self.oneLine(error.debugDescription))", metadata: requestMetadata())
+                        Response.append(error: .internalError, method: method, to: &output)
+                        return
+                    }
+                }
+            }
+        }
+    }
+
+    /// The request's id (nginx's `$request_id`, fastcgi-params.conf: REQUEST_ID), for the log
+    /// line of a request that failed: the same id is in nginx's access log (`rid=`) and in the
+    /// response's `X-Request-Id`, so one failed request can be followed from the client to here.
+    private func requestMetadata() -> Logger.Metadata {
+        let id = request.withParam("REQUEST_ID") { $0.map { String(decoding: $0, as: UTF8.self) } }
+        return id.map { ["request_id": "\($0)"] } ?? [:]
+    }
+
+    private mutating func connect() throws(PostgresError) {
+        connection = nil
+        var overrides = [
+            "application_name": configuration.applicationName,
+            "connect_timeout": String(configuration.connectTimeout),
+        ]
+        if let avoid = avoidHost {
+            avoidHost = nil
+            if let elsewhere = conninfoHosts?.overrides(avoiding: avoid.host, port: avoid.port) {
+                overrides.merge(elsewhere) { _, new in new }
+            }
+        }
+        let new: Connection
+        do {
+            new = try Connection(conninfo: configuration.database, overrides: overrides)
+        } catch where hasSeveralHosts {
+            // libpq moves to the next host when one refuses or is not the kind asked for, but
+            // gives up on all of them when one accepts and then drops the connection (a
+            // server in the middle of shutting down; measured: Deploy/host/test-cluster, the
+            // replica stopped under load). Once more from the top: by now that host refuses.
+            new = try Connection(conninfo: configuration.database, overrides: overrides)
+        }
+        for statement in Queries.all {
+            try new.prepare(statement.name, statement.sql)
+        }
+        connection = new
+        if let lifetime = configuration.databaseLifetime {
+            // Up to a fifth shorter at random: the pool's workers do not reconnect together.
+            connectionExpiry = .now + lifetime - lifetime * Double.random(in: 0..<0.2)
+        }
+        logger.debug("connected to the database at \(new.host):\(new.port)\(new.isHotStandby ? " (hot standby)" : "") (backend pid \(new.backendPID))")
+    }
+
+    /// Runs the route's statement and appends the response. Returns false (having appended
+    /// nothing useful) if the catalog holds a NULL document, which the importer rules out.
+    private mutating func execute(_ route: Route, method: RequestMethod, on connection: Connection) throws(PostgresError) -> Bool {
+        switch route {
+        case .product(let id):
+            return try lookup(Queries.product, id: id, route: route, method: method, on: connection)
+        case .styles(let id):
+            return try lookup(Queries.styles, id: id, route: route, method: method, on: connection)
+        case .related(let id):
+            return try lookup(Queries.related, id: id, route: route, method: method, on: connection)
+        case .live:
+            Response.appendHealth(generation: nil, method: method, to: &output)
+            return true
+        case .status(let format):
+            respondStatus(format, method: method)
+            return true
+        case .ready:
+            let result = try connection.executePrepared(Queries.readiness.name, [])
+            if result.rowCount == 0 || result.isNull(row: 0, column: 0) {
+                Response.append(error: .catalogNotLoaded, method: method, to: &output)
+            } else {
+                let generation = result.withBytes(row: 0, column: 0) { String(decoding: $0, as: UTF8.self) }
+                Response.appendHealth(generation: generation, method: method, to: &output)
+            }
+            return true
+        case .list(let page, let count):
+            guard let ranks = Pagination.rankRange(page: page, count: count) else {
+                Response.appendOKArray(elements: EmptyCollection<UnsafeRawBufferPointer>(), method: method, to: &output)
+                return true
+            }
+            let result = try connection.executePrepared(
+                Queries.list.name, [String(ranks.lowerBound), String(ranks.upperBound)])
+            let rows = result.rowCount
+            for row in 0..<rows where result.isNull(row: row, column: 0) { return false }
+            // A page past the end has no row, hence no generation and no ETag.
+            let tagged = rows > 0 && setETag(from: result, route: route)
+            if tagged, answeredNotModified() { return true }
+            let tag = etag
+            result.withColumn(0) { documents in
+                tag.withUnsafeBytes { tag in
+                    Response.appendOKArray(elements: documents, method: method, etag: tagged ? tag : nil, to: &output)
+                }
+            }
+            return true
+        }
+    }
+
+    /// One primary-key lookup; the id goes over the wire as a binary int4.
+    private mutating func lookup(_ statement: Queries.Statement, id: Int32, route: Route, method: RequestMethod, on connection: Connection) throws(PostgresError) -> Bool {
+        let networkOrder = id.bigEndian
+        let result = try withUnsafeBytes(of: networkOrder) { (raw) throws(PostgresError) -> QueryResult in
+            try connection.executePrepared(statement.name, parameter: raw.assumingMemoryBound(to: CChar.self))
+        }
+        guard result.rowCount > 0 else {
+            Response.append(error: .productNotFound(id), method: method, to: &output)
+            return true
+        }
+        if result.isNull(row: 0, column: 0) { return false }
+        let tagged = setETag(from: result, route: route)
+        if tagged, answeredNotModified() { return true }
+        let tag = etag
+        tag.withUnsafeBytes { tag in
+            result.withBytes(row: 0, column: 0) { Response.appendOK(body: $0, method: method, etag: tagged ? tag : nil, to: &output) }
+        }
+        return true
+    }
+
+    /// Renders the ETag of `route` in the generation of `result`'s first row into ``etag``.
+    /// False (no ETag) when the row has no generation, which the importer's view rules out.
+    private mutating func setETag(from result: QueryResult, route: Route) -> Bool {
+        etag.removeAll(keepingCapacity: true)
+        guard !result.isNull(row: 0, column: 1) else { return false }
+        result.withBytes(row: 0, column: 1) { generation in
+            EntityTag.append(generation: generation, route: route, to: &etag)
+            slot?.servedGeneration(generation)
+        }
+        return true
+    }
+
+    /// Answers 304 (and returns true) when the request's `If-None-Match` names ``etag``. nginx
+    /// sends it when it revalidates an expired cache entry (`fastcgi_cache_revalidate`), and
+    /// passes the client's own when the cache is bypassed (snippets/fastcgi-params.conf).
+    private mutating func answeredNotModified() -> Bool {
+        let tag = etag
+        let matched = request.withParam("HTTP_IF_NONE_MATCH") { field in
+            field.map { field in tag.withUnsafeBytes { EntityTag.matches(ifNoneMatch: field, etag: $0) } } ?? false
+        }
+        if matched { tag.withUnsafeBytes { Response.appendNotModified(etag: $0, to: &output) } }
+        return matched
+    }
+
+    /// libpq messages span lines (`...failed: ...\n\tIs the server running...`): one log
+    /// line per error.
+    static func oneLine(_ text: String) -> String {
+        var result = ""
+        var pendingSpace = false
+        for character in text {
+            if character.isWhitespace {
+                pendingSpace = !result.isEmpty
+            } else {
+                if pendingSpace { result.append(" ") }
+                pendingSpace = false
+                result.append(character)
+            }
+        }
+        return result
+    }
+
+    static func errnoSuffix(_ status: Int32) -> String {
+        status < 0 && status > -4096 ? ": \(String(cString: strerror(-status)))" : ""
+    }
+}
