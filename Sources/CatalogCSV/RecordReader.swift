@@ -13,14 +13,15 @@ import Darwin
 /// the start (the importer's second pass over a file whose rows are out of order).
 ///
 /// Memory is bounded whatever the file size: a read buffer (4 MiB, doubled only while a single
-/// record does not fit, up to `maxRecordBytes`) and the id bitset (`IDSet`). A record longer than `maxRecordBytes` is rejected ("record longer than
-/// N bytes", with its first 64 KiB as `raw`) and skipped up to the next line that starts like a
-/// record (digits then a comma) or the end of the file.
+/// record does not fit, up to `maxRecordBytes`) and the id bitset (`IDSet`). A record longer
+/// than `maxRecordBytes` is rejected ("record longer than N bytes", with its first 64 KiB as
+/// `raw`) and skipped up to the next line that starts like a record (digits then a comma) or
+/// the end of the file.
 ///
 /// Checks run in this order and the first failure is the reason: NUL byte, not valid UTF-8,
 /// text after closing quote, wrong number of fields, each field left to right, duplicate id.
 ///
-/// Not thread-safe: one converter is used by one task at a time.
+/// Not thread-safe: one reader is used by one thread at a time.
 public final class RecordReader {
     public let file: CatalogFile
     /// File size, for progress/ETA.
