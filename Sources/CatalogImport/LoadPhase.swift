@@ -35,7 +35,7 @@ struct LoadPhase {
     private static let styleTree: [CatalogFile] = [.styles, .skus, .photos]
 
     /// What every load job shares.
-    private struct Shared: Sendable {
+    private struct Context: Sendable {
         let progress: [CatalogFile: FileProgress]
         let gates: [CatalogFile: RejectGate]
         let products: ProductIDsLatch
@@ -43,9 +43,9 @@ struct LoadPhase {
 
     func run() throws -> Result {
         let progress = Dictionary(uniqueKeysWithValues: CatalogFile.allCases.map { ($0, FileProgress(file: $0, totalBytes: inputs.size($0))) })
-        let shared = Shared(progress: progress,
-                            gates: Dictionary(uniqueKeysWithValues: CatalogFile.allCases.map { ($0, RejectGate()) }),
-                            products: ProductIDsLatch())
+        let context = Context(progress: progress,
+                              gates: Dictionary(uniqueKeysWithValues: CatalogFile.allCases.map { ($0, RejectGate()) }),
+                              products: ProductIDsLatch())
         var jobs: [(files: [CatalogFile], bytes: Int)] = [(Self.styleTree, Self.styleTree.reduce(0) { $0 + inputs.size($1) })]
         jobs += [CatalogFile.product, .features, .related].map { ([$0], inputs.size($0)) }
         jobs.sort { $0.bytes > $1.bytes }
@@ -57,7 +57,7 @@ struct LoadPhase {
         defer { display.stop() }
         try runOnThreads(width: session.options.jobs, jobs.map { job in
             { @Sendable in
-                let loaded = job.files == Self.styleTree ? try self.loadStyleTree(shared) : try self.loadFile(job.files[0], shared)
+                let loaded = job.files == Self.styleTree ? try self.loadStyleTree(context) : try self.loadFile(job.files[0], context)
                 results.withLock { $0.merge(loaded) { a, _ in a } }
             }
         })
@@ -82,26 +82,26 @@ struct LoadPhase {
 
     /// Loads one file into its staging table: grouped per parent, or again row by row if its
     /// parents are out of order.
-    private func loadFile(_ file: CatalogFile, _ shared: Shared, rowByRow: Bool = false) throws -> [CatalogFile: LoadedFile] {
-        let p = shared.progress[file]!
+    private func loadFile(_ file: CatalogFile, _ context: Context, rowByRow: Bool = false) throws -> [CatalogFile: LoadedFile] {
+        let p = context.progress[file]!
         var published = false
-        defer { if file == .product && !published { shared.products.publish(nil) } }
+        defer { if file == .product && !published { context.products.publish(nil) } }
         let connection = try session.connect()
         var productIDs: ProductIDs? = nil
         if file == .related {
-            guard let ids = shared.products.wait() else { throw ImportError.cancelled }
+            guard let ids = context.products.wait() else { throw ImportError.cancelled }
             productIDs = ids
         }
         p.start()
         var mode: DocumentRows.Mode = CatalogSQL.groupedFiles.contains(file) && !rowByRow ? .grouped : .perRow
         let table = CatalogSQL.rawTable(file)
-        let result = CatalogImport.Shared(Produced())
+        let result = Shared(Produced())
         while true {
             do {
                 try loadTransaction(connection, CatalogSQL.beginLoad(schema, table: table)) {
                     try copyThroughPipeline(connection, CatalogSQL.copyStatement(schema, table: table, columns: CatalogSQL.stagingColumns(file))) {
                         [mode, productIDs] queue in
-                        try self.produceFile(file, mode: mode, products: productIDs, shared: shared, queue: queue, result: result)
+                        try self.produceFile(file, mode: mode, products: productIDs, context: context, queue: queue, result: result)
                     }
                 }
                 break
@@ -112,7 +112,7 @@ struct LoadPhase {
         }
         let produced = result.withLock { $0 }
         if file == .product {
-            shared.products.publish(produced.productIDs)
+            context.products.publish(produced.productIDs)
             published = true
         }
         return [file: LoadedFile(stats: produced.stats, orphaned: produced.orphaned, loadSeconds: finished(p, produced.stats),
@@ -120,16 +120,16 @@ struct LoadPhase {
     }
 
     /// The producer side of `loadFile` (on its own thread): records, rendered rows, chunks.
-    private func produceFile(_ file: CatalogFile, mode: DocumentRows.Mode, products: ProductIDs?, shared: Shared,
-                             queue: ChunkQueue, result: CatalogImport.Shared<Produced>) throws {
-        let p = shared.progress[file]!
+    private func produceFile(_ file: CatalogFile, mode: DocumentRows.Mode, products: ProductIDs?, context: Context,
+                             queue: ChunkQueue, result: Shared<Produced>) throws {
+        let p = context.progress[file]!
         let reader = inputs.reader(file)
         // A second pass (rows out of order) starts over; the gate keeps rejects written once.
         if !reader.isAtFirstRecord {
             do { try reader.rewind() } catch { throw ImportError.input(error.description) }
         }
         let rows = DocumentRows(file: file, mode: mode, products: products)
-        var pass = shared.gates[file]!.pass()
+        var pass = context.gates[file]!.pass()
         guard var out = queue.emptyBuffer() else { return }
         BinaryCopy.appendHeader(out)
         var more = true
@@ -157,15 +157,15 @@ struct LoadPhase {
     /// styles.csv, skus.csv and photos.csv read together and merged into product_styles
     /// (see StyleMerger); when they are not in the order that needs, each is loaded into its
     /// own staging table instead and the build joins them in SQL.
-    private func loadStyleTree(_ shared: Shared) throws -> [CatalogFile: LoadedFile] {
+    private func loadStyleTree(_ context: Context) throws -> [CatalogFile: LoadedFile] {
         let files = Self.styleTree
         let connection = try session.connect()
-        for file in files { shared.progress[file]!.start() }
-        let result = CatalogImport.Shared<[CatalogFile: FileStats]>([:])
+        for file in files { context.progress[file]!.start() }
+        let result = Shared<[CatalogFile: FileStats]>([:])
         do {
             try loadTransaction(connection, CatalogSQL.beginLoad(schema, table: "product_styles")) {
                 try copyThroughPipeline(connection, CatalogSQL.copyStatement(schema, table: "product_styles", columns: CatalogSQL.productStylesColumns)) { queue in
-                    try self.produceMergedStyles(shared, queue: queue, result: result)
+                    try self.produceMergedStyles(context, queue: queue, result: result)
                 }
             }
         } catch let error as RowsOutOfOrder {
@@ -173,20 +173,20 @@ struct LoadPhase {
             var loaded: [CatalogFile: LoadedFile] = [:]
             for file in files {
                 // The file whose parents were out of order would fail grouping again.
-                loaded.merge(try loadFile(file, shared, rowByRow: file == error.file && file != .styles)) { a, _ in a }
+                loaded.merge(try loadFile(file, context, rowByRow: file == error.file && file != .styles)) { a, _ in a }
             }
             return loaded
         }
         let stats = result.withLock { $0 }
         return Dictionary(uniqueKeysWithValues: files.map { file in
-            (file, LoadedFile(stats: stats[file]!, loadSeconds: finished(shared.progress[file]!, stats[file]!), merged: true))
+            (file, LoadedFile(stats: stats[file]!, loadSeconds: finished(context.progress[file]!, stats[file]!), merged: true))
         })
     }
 
-    private func produceMergedStyles(_ shared: Shared, queue: ChunkQueue, result: CatalogImport.Shared<[CatalogFile: FileStats]>) throws {
-        var passes = shared.gates.mapValues { $0.pass() }
+    private func produceMergedStyles(_ context: Context, queue: ChunkQueue, result: Shared<[CatalogFile: FileStats]>) throws {
+        var passes = context.gates.mapValues { $0.pass() }
         func source(_ file: CatalogFile) -> GroupSource {
-            GroupSource(reader: inputs.reader(file), progress: shared.progress[file]!) { reject in
+            GroupSource(reader: inputs.reader(file), progress: context.progress[file]!) { reject in
                 if passes[file]!.isNew() { self.session.reject(reject, to: self.rejects) }
             }
         }
