@@ -57,7 +57,8 @@ public struct Column: Sendable {
     }
 }
 
-/// How a field is validated and what COPY text it becomes.
+/// How a field is validated, what `RecordReader` hands over for it (`CSVField`), and what COPY
+/// text `CopyTextConverter` (`products-import --clean-copy`) writes for it.
 ///
 /// "NULL" below means an *unquoted* `null` or an empty *unquoted* field; a quoted `"null"` or
 /// `""` is text, which no numeric kind accepts. Numbers are plain ASCII digits: no sign unless
