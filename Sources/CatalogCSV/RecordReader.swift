@@ -77,8 +77,10 @@ public final class RecordReader {
     }
 
     /// Starts over at the first record, as if the file had just been opened: counters, ids
-    /// and rejects begin again (the same rejects come again, in the same order).
+    /// and rejects begin again (the same rejects come again, in the same order). Nothing to do
+    /// when nothing was read yet.
     public func rewind() throws(CSVFileError) {
+        if isAtFirstRecord { return }
         try source.rewind()
         try Self.readHeader(file: file, source: source, maxBytes: maxRecordBytes)
         ids = IDSet()

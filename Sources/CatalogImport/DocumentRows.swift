@@ -430,3 +430,29 @@ final class DocumentRows {
         BinaryCopy.endText(out, start: text)
     }
 }
+
+extension DocumentRows {
+    /// Reads records from `reader` and adds them until `enough(out)` or the end of the file
+    /// (the open group is then written). Returns false at the end.
+    func read(_ reader: RecordReader, into out: ByteBuffer, until enough: (ByteBuffer) -> Bool,
+              onReject: (Reject) -> Void) throws -> Bool {
+        var outOfOrder: RowsOutOfOrder?
+        let more: Bool
+        do throws(CSVFileError) {
+            more = try reader.read(onReject: onReject) { record in
+                do throws(RowsOutOfOrder) {
+                    try self.add(record, into: out)
+                } catch {
+                    outOfOrder = error
+                    return false
+                }
+                return !enough(out)
+            }
+        } catch {
+            throw ImportError.input(error.description)
+        }
+        if let outOfOrder { throw outOfOrder }
+        if !more { finish(into: out) }
+        return more
+    }
+}

@@ -125,9 +125,7 @@ struct LoadPhase {
         let p = context.progress[file]!
         let reader = inputs.reader(file)
         // A second pass (rows out of order) starts over; the gate keeps rejects written once.
-        if !reader.isAtFirstRecord {
-            do { try reader.rewind() } catch { throw ImportError.input(error.description) }
-        }
+        do { try reader.rewind() } catch { throw ImportError.input(error.description) }
         let rows = DocumentRows(file: file, mode: mode, products: products)
         var pass = context.gates[file]!.pass()
         guard var out = queue.emptyBuffer() else { return }

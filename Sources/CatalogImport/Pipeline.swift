@@ -189,32 +189,6 @@ final class GroupSource {
     }
 }
 
-extension DocumentRows {
-    /// Reads records from `reader` and adds them until `enough(out)` or the end of the file
-    /// (the open group is then written). Returns false at the end.
-    func read(_ reader: RecordReader, into out: ByteBuffer, until enough: (ByteBuffer) -> Bool,
-              onReject: (Reject) -> Void) throws -> Bool {
-        var outOfOrder: RowsOutOfOrder?
-        let more: Bool
-        do throws(CSVFileError) {
-            more = try reader.read(onReject: onReject) { record in
-                do throws(RowsOutOfOrder) {
-                    try self.add(record, into: out)
-                } catch {
-                    outOfOrder = error
-                    return false
-                }
-                return !enough(out)
-            }
-        } catch {
-            throw ImportError.input(error.description)
-        }
-        if let outOfOrder { throw outOfOrder }
-        if !more { finish(into: out) }
-        return more
-    }
-}
-
 /// Joins styles.csv, skus.csv and photos.csv while they are read, when they are in the real
 /// export's order (styles by product then id, with ids ascending; skus and photos grouped by
 /// ascending style): per product, its finished `styles_doc`, as staging rows

@@ -84,8 +84,7 @@ struct ProductsImport: ParsableCommand {
                 print(checked.renderCheckTable(), terminator: "")
                 if let path = report { try writeReport(checked, to: path) }
             } catch let error as ImportError {
-                FileHandle.standardError.write(Data("products-import: \(error.description)\n".utf8))
-                throw ExitCode.failure
+                throw Self.failure(error)
             }
             return
         }
@@ -103,9 +102,14 @@ struct ProductsImport: ParsableCommand {
                 failed.error = error.description
                 try? writeReport(failed, to: path)
             }
-            FileHandle.standardError.write(Data("products-import: \(error.description)\n".utf8))
-            throw ExitCode.failure
+            throw Self.failure(error)
         }
+    }
+
+    /// Says why on stderr, in one line; exit status 1.
+    private static func failure(_ error: ImportError) -> ExitCode {
+        FileHandle.standardError.write(Data("products-import: \(error.description)\n".utf8))
+        return ExitCode.failure
     }
 
     /// Ctrl-C or SIGTERM (systemctl stop products-import) stops the import cleanly: it stops
