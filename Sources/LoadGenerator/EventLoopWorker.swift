@@ -25,6 +25,8 @@ struct WorkerConfiguration: Sendable {
     var index: Int
     var threads: Int
     var connections: Int
+    /// The pool may grow to this many (≥ connections): see ``LoadTestConfiguration/maxConnections``.
+    var maxConnections: Int
     var timeout: UInt64
     var allow404: Bool
     var counters: LiveCounters
@@ -80,6 +82,8 @@ final class EventLoopWorker {
     private var nextScan: UInt64 = 0
     /// Some connection is connecting or waiting to reconnect (the periodic scan must run).
     private var connectionsNotReady = true
+    /// Connections whose connect is in progress: requests waiting for them open no more.
+    private var opening = 0
     private let isPage: Bool
 
     static let readBufferSize = 64 * 1024
@@ -168,7 +172,10 @@ final class EventLoopWorker {
 
     private func dispatch(now: UInt64) {
         while pendingHead < pending.count {
-            guard let index = idle.popLast() else { break }
+            guard let index = idle.popLast() else {
+                grow(now: now)
+                break
+            }
             let request = pending[pendingHead]
             pendingHead += 1
             if queuedCounted > 0 { queuedCounted -= 1 }
@@ -191,6 +198,17 @@ final class EventLoopWorker {
 
     // MARK: Connections
 
+    /// Opens a connection for each waiting request that no connect in progress will take,
+    /// while the pool is below ``WorkerConfiguration/maxConnections``.
+    private func grow(now: UInt64) {
+        var wanted = min(pendingCount - opening, config.maxConnections - connections.count)
+        while wanted > 0 {
+            connections.append(Connection())
+            connect(connections.count - 1, now: now)
+            wanted -= 1
+        }
+    }
+
     private func connect(_ index: Int, now: UInt64) {
         let c = connections[index]
         connectionsNotReady = true
@@ -210,6 +228,7 @@ final class EventLoopWorker {
                 idle.append(index)
             } else {
                 c.state = .connecting
+                opening += 1
                 c.connectDeadline = now + config.timeout
                 try epoll.add(fd, events: Epoll.epollOut | Epoll.epollIn | Epoll.epollRdHup, data: UInt64(index))
             }
@@ -220,6 +239,7 @@ final class EventLoopWorker {
 
     private func connectFailed(_ index: Int, now: UInt64) {
         let c = connections[index]
+        if c.state == .connecting { opening -= 1 }
         if c.fd >= 0 { close(c.fd) }
         c.fd = -1
         c.state = .disconnected
@@ -236,6 +256,7 @@ final class EventLoopWorker {
         c.fd = -1
         if c.state == .busy { inFlight -= 1 }
         if c.state == .idle, let at = idle.firstIndex(of: index) { idle.remove(at: at) }
+        if c.state == .connecting { opening -= 1 }
         c.state = .disconnected
         c.request = nil
         connect(index, now: now)
@@ -301,6 +322,7 @@ final class EventLoopWorker {
                 return
             }
             c.state = .idle
+            opening -= 1
             c.failedAttempts = 0
             try? epoll.modify(c.fd, events: Epoll.epollIn | Epoll.epollRdHup, data: UInt64(index))
             idle.append(index)

@@ -40,6 +40,8 @@ public struct LoadReport: Codable, Sendable {
         public var warmupS: Double
         public var timeoutS: Double
         public var connections: Int
+        /// The pool's ceiling when it may grow (nil: a fixed pool of `connections`).
+        public var maxConnections: Int?
         public var threads: Int
         public var headers: [String]
         public var allow404: Bool
@@ -152,7 +154,8 @@ public struct LoadReport: Codable, Sendable {
             ids: config.distribution.name, zipfS: zipfS, zipfPermSeed: zipfS == nil ? nil : config.permutationSeed,
             maxId: config.maxId, rate: config.rate,
             durationS: Double(config.duration) / 1e9, warmupS: Double(config.warmup) / 1e9,
-            timeoutS: Double(config.timeout) / 1e9, connections: config.connections, threads: config.threads,
+            timeoutS: Double(config.timeout) / 1e9, connections: config.connections,
+            maxConnections: config.maxConnections > config.connections ? config.maxConnections : nil, threads: config.threads,
             headers: config.headers, allow404: config.allow404, seed: config.seed, listCount: config.listCount)
         offeredRps = config.rate
         scheduled = s.scheduled
@@ -217,7 +220,7 @@ public struct LoadReport: Codable, Sendable {
         var ids = "ids \(st.ids) over 1…\(st.maxId)"
         if let z = st.zipfS, let p = st.zipfPermSeed { ids = "ids zipf(s=\(z)) over 1…\(st.maxId), permutation seed \(p)" }
         out.append("products-load  \(st.url)  route \(st.route), \(ids)")
-        out.append("offered \(Self.number(offeredRps)) req/s for \(Self.seconds(st.durationS)) after a \(Self.seconds(st.warmupS)) warm-up; \(st.connections) connections, \(st.threads) thread(s), timeout \(Self.seconds(st.timeoutS)), seed \(st.seed)")
+        out.append("offered \(Self.number(offeredRps)) req/s for \(Self.seconds(st.durationS)) after a \(Self.seconds(st.warmupS)) warm-up; \(st.connections) connections\(st.maxConnections.map { " (growing to \($0))" } ?? ""), \(st.threads) thread(s), timeout \(Self.seconds(st.timeoutS)), seed \(st.seed)")
         if !st.headers.isEmpty { out.append("headers       " + st.headers.joined(separator: " | ")) }
         out.append("")
         line("requests", "\(scheduled) scheduled, \(answered) answered in time, \(ok) ok"

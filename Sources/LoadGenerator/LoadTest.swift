@@ -16,6 +16,15 @@ public struct LoadProgress: Sendable {
 }
 
 public enum LoadTest {
+    /// Each connection is a descriptor: thousands of them need more than a shell's usual soft
+    /// limit (1024). Raised to the hard limit, as nginx's worker_rlimit_nofile does.
+    static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
+
     /// Runs the open loop on `threads` event-loop threads; this thread only sleeps, samples the
     /// process's CPU time over the measured window, and reports progress every few seconds.
     public static func run(_ config: LoadTestConfiguration,
@@ -27,6 +36,7 @@ public enum LoadTest {
         let address = try SocketAddress.resolve(host: config.url.host, port: config.url.port)
         try address.probe()
         signal(SIGPIPE, SIG_IGN)
+        raiseDescriptorLimit()
 
         let schedule = config.schedule
         let ids = IdSampler(config.distribution, max: config.maxId, permutationSeed: config.permutationSeed)
@@ -41,9 +51,11 @@ public enum LoadTest {
         let group = DispatchGroup()
         for index in 0..<config.threads {
             let share = config.connections / config.threads + (index < config.connections % config.threads ? 1 : 0)
+            let maxShare = config.maxConnections / config.threads + (index < config.maxConnections % config.threads ? 1 : 0)
             let workerConfig = WorkerConfiguration(
                 address: address, encoder: encoder, planner: planner, schedule: schedule, start: start,
-                index: index, threads: config.threads, connections: share, timeout: config.timeout,
+                index: index, threads: config.threads, connections: share, maxConnections: max(share, maxShare),
+                timeout: config.timeout,
                 allow404: config.allow404, counters: counters)
             group.enter()
             let thread = Thread {

@@ -11,6 +11,10 @@ public struct LoadTestConfiguration: Sendable {
     public var warmup: UInt64
     public var timeout: UInt64
     public var connections: Int
+    /// Connections may grow to this many (≥ ``connections``): a request that finds every
+    /// connection busy at its due time opens another instead of waiting for one, as a
+    /// population of users on their own connections does (``connections`` = a fixed pool).
+    public var maxConnections: Int
     public var threads: Int
     public var headers: [String]
     public var allow404: Bool
@@ -20,7 +24,7 @@ public struct LoadTestConfiguration: Sendable {
     public init(url: TargetURL, workload: Workload, distribution: IdDistribution, maxId: Int,
                 permutationSeed: UInt32 = RankPermutation.defaultSeed, rate: Double, duration: UInt64,
                 warmup: UInt64, timeout: UInt64, connections: Int, threads: Int, headers: [String],
-                allow404: Bool, seed: UInt64, listCount: Int = 5) {
+                allow404: Bool, seed: UInt64, listCount: Int = 5, maxConnections: Int? = nil) {
         self.url = url
         self.workload = workload
         self.distribution = distribution
@@ -31,6 +35,7 @@ public struct LoadTestConfiguration: Sendable {
         self.warmup = warmup
         self.timeout = timeout
         self.connections = connections
+        self.maxConnections = max(connections, maxConnections ?? connections)
         self.threads = threads
         self.headers = headers
         self.allow404 = allow404

@@ -97,6 +97,10 @@ public struct ServerConfiguration: Sendable {
     public var gracefulTimeout: Duration
     public var pidFile: String?
     /// `listen(2)` backlog; the kernel caps it at `net.core.somaxconn` (4096 on Debian 12).
+    /// It is the queue nginx's requests wait in past the upstream's `max_conns` bound
+    /// (nginx/conf.d/products.conf, `@products_queue`): its length bounds how long a queued
+    /// request waits, and a full backlog refuses a connect at once (a fast 503). 4096: the
+    /// systemd .socket unit's Backlog= and the kernel's cap.
     public var backlog: Int32
     /// What a worker is started with: the master re-executes `/proc/self/exe` with these
     /// arguments (the CLI's `--worker` flag and friends) ...
@@ -118,7 +122,7 @@ public struct ServerConfiguration: Sendable {
     public var backoff: Supervisor.Backoff?
 
     public init(workers: Int, listen: ListenAddress, socketMode: mode_t = 0o660, socketGroup: String? = nil,
-                gracefulTimeout: Duration = .seconds(10), pidFile: String? = nil, backlog: Int32 = 1024,
+                gracefulTimeout: Duration = .seconds(10), pidFile: String? = nil, backlog: Int32 = 4096,
                 workerArguments: [String], workerEnvironment: [String: String] = [:], runAs: Privileges.Account? = nil,
                 scoreboard: Bool = true) {
         self.workers = workers

@@ -54,8 +54,13 @@ struct Run: ParsableCommand {
     @Option(help: "Time before the measured window at the same rate; sent, not recorded.")
     var warmup: DurationOption = DurationOption(nanoseconds: 5_000_000_000)
 
-    @Option(help: "Keep-alive connections (the most requests in flight at once).")
+    @Option(help: "Keep-alive connections (the most requests in flight at once, unless --max-connections lets the pool grow).")
     var connections = 64
+
+    @Option(name: .customLong("max-connections"), help: ArgumentHelp(
+        "Let the pool grow to this many connections: a request due while every connection is busy opens a new one instead of waiting (default: --connections, a fixed pool).",
+        discussion: "Shoppers arrive on their own connections: a fixed pool makes requests queue inside the generator once the server is slower than the offered rate, and past capacity every request then times out there, whatever the server does. A growing pool puts that queue at the server, where overload protection can see it (issue 22)."))
+    var maxConnections: Int?
 
     @Option(help: "Event-loop threads (each owns connections/threads connections and every threads-th slot).")
     var threads = 1
@@ -104,6 +109,9 @@ struct Run: ParsableCommand {
         guard duration.nanoseconds > 0 else { throw ValidationError("--duration must be > 0") }
         guard timeout.nanoseconds > 0 else { throw ValidationError("--timeout must be > 0") }
         guard connections >= 1, connections <= 10_000 else { throw ValidationError("--connections must be in 1…10000") }
+        if let maxConnections, !(connections...60_000).contains(maxConnections) {
+            throw ValidationError("--max-connections must be in --connections…60000")
+        }
         guard threads >= 1, threads <= 16, threads <= connections else {
             throw ValidationError("--threads must be in 1…16 and ≤ --connections")
         }
@@ -157,7 +165,7 @@ struct Run: ParsableCommand {
             url: target, workload: try workload(), distribution: try distribution(), maxId: maxId,
             permutationSeed: zipfPermSeed, rate: rate, duration: duration.nanoseconds, warmup: warmup.nanoseconds,
             timeout: timeout.nanoseconds, connections: connections, threads: threads, headers: headers,
-            allow404: allow404, seed: seed, listCount: listCount)
+            allow404: allow404, seed: seed, listCount: listCount, maxConnections: maxConnections)
         let quiet = quiet
         let report: LoadReport
         do {

@@ -116,9 +116,9 @@ struct ProductsServerCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp(
         "FastCGI connections each worker keeps open for nginx (fastcgi_keep_conn on). 0: one connection at a time.",
-        discussion: "A worker polls the listening socket and up to N kept connections together and serves whichever has a whole request buffered, so neither a kept connection nor a slow sender parks the worker (a request still incomplete after 1 s is dropped). Size nginx's upstream keepalive (per nginx worker) times nginx's workers at most workers x N; beyond that a worker closes its least recently used kept connection to take a new one. Measured in docs/performance.md.",
+        discussion: "A worker polls the listening socket and up to N kept connections together and serves whichever has a whole request buffered, so neither a kept connection nor a slow sender parks the worker (a request still incomplete after 1 s is dropped). Size nginx's upstream keepalive (per nginx worker) times nginx's workers at most workers x N (the shipped nginx keeps up to 1024 per nginx worker; 256 here x 8 workers on 2 CPUs holds 2 nginx workers' pools); beyond that a worker closes its least recently used kept connection to take a new one. Polling 256 descriptors costs a worker little: it serves every ready one per turn. Measured in docs/performance.md (\"Real traffic\").",
         valueName: "n"))
-    var keptConnections: Int = 16
+    var keptConnections: Int = 256
 
     @Option(help: ArgumentHelp(
         "Seconds each worker uses a database connection before it connects again (0: as long as it works).",
@@ -143,7 +143,7 @@ struct ProductsServerCommand: ParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level \(logLevel): expected one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard (0...64).contains(keptConnections) else { throw ValidationError("--kept-connections must be 0-64") }
+        guard (0...1024).contains(keptConnections) else { throw ValidationError("--kept-connections must be 0-1024 (each is a descriptor: keep workers' RLIMIT_NOFILE above it)") }
         if group != nil && user == nil { throw ValidationError("--group needs --user") }
         do { _ = try runAs() } catch { throw ValidationError("\(error)") }
         if worker { return }

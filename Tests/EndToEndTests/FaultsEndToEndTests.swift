@@ -64,12 +64,14 @@ struct FaultsEndToEndTests {
         #expect(try HTTP.request(port: stack.port, "GET", "/products/1").status == 200)
     }
 
-    /// nginx keeps up to 32 FastCGI connections per nginx worker (`keepalive 32`); one worker
-    /// holds 16. With 40 clients at once nginx opens more connections than the worker has
-    /// slots: the worker must close an idle kept one to take each new one, or the new ones wait
-    /// in the backlog behind idle kept connections until nginx's 3 s read timeout (504).
+    /// nginx keeps up to 1024 FastCGI connections per nginx worker (`keepalive 1024`); here one
+    /// worker holds 16 (the default is 256). With 40 clients at once nginx opens more
+    /// connections than the worker has slots: the worker must close an idle kept one to take
+    /// each new one, or the new ones wait in the backlog behind idle kept connections until
+    /// nginx's 3 s read timeout (504).
     @Test func morePooledConnectionsThanWorkerSlotsAllGetAnswers() throws {
-        let stack = ProductsStack.launch(name: "slots", data: .atelierHead, cache: false, workers: 1)
+        let stack = ProductsStack.launch(name: "slots", data: .atelierHead, cache: false, workers: 1,
+                                         serverArguments: ["--kept-connections", "16"])
         defer { stack.stop() }
         let loads = (0..<40).map { _ in Load(port: stack.port, target: "/products/1/styles") }
         sleep(5)  // longer than fastcgi_read_timeout (3 s): a starved connection would show
@@ -88,8 +90,11 @@ struct FaultsEndToEndTests {
     /// Issue 12: with every slot holding a kept connection, a new connection makes room by
     /// closing one, but never one whose request nginx has already sent. Deterministically:
     /// the worker (2 slots: A least recently used, B) is stopped while a new connection C and a
-    /// request on B arrive together; B's query then waits on a table lock, and meanwhile a
-    /// request arrives on A. When B is done the worker takes C: it must close B, not A.
+    /// request on B arrive together; B's query then waits on a table lock, and only once
+    /// PostgreSQL shows the worker's session waiting on it (so the worker has taken B's request
+    /// from that turn of its loop, and A's bytes cannot be in it) a request arrives on A. When B
+    /// is done the worker takes C: it must close B, not A. No sleep orders these events: a
+    /// worker that resumes late only makes the wait for the lock longer.
     @Test func aKeptConnectionCarryingARequestIsNeverClosedToMakeRoom() throws {
         let stack = ProductsStack.launch(name: "evict", data: .atelierHead, cache: false, workers: 1,
                                          serverArguments: ["--kept-connections", "2"])
@@ -110,9 +115,20 @@ struct FaultsEndToEndTests {
         try c.send(FastCGIClient.get("/products/3", keepConnection: true))
         try b.send(FastCGIClient.get("/products/2", keepConnection: true))
         kill(worker, SIGCONT)
-        usleep(300_000)  // the worker serves B, waiting on the lock, with C in the backlog
+        // The worker serves B, waiting on the lock, with C in the backlog.
+        let observer = try Connection(conninfo: stack.cluster.conninfo(database: stack.database))
+        var waiting = false
+        for _ in 0..<200 where !waiting {
+            let rows = try observer.execute("""
+                SELECT count(*) FROM pg_stat_activity
+                WHERE application_name = 'products-server' AND wait_event_type = 'Lock'
+                """)
+            waiting = rows.int(row: 0, column: 0) == 1
+            if !waiting { usleep(50_000) }
+        }
+        #expect(waiting, "the worker never waited on the lock with B's request")
+        // Bytes sent on a unix socket are in the worker's receive buffer when send returns.
         try a.send(FastCGIClient.get("/products/1", keepConnection: true))
-        usleep(200_000)
         try admin.execute("COMMIT")
 
         #expect(try b.readResponse().hasPrefix("Status: 200"))
