@@ -39,6 +39,9 @@ public struct RunStatistics: Sendable {
     /// From the scheduled time to the first write of the request: the generator's own lateness
     /// plus any wait for a free connection. Also part of `latency`.
     public var sendDelay = LatencyHistogram.latency()
+    /// Answers with a 5xx status (a server refusing load: 503 past its bound), from the
+    /// scheduled time: how fast a refusal comes. Also part of `latency`.
+    public var refusedLatency = LatencyHistogram.latency()
 
     /// Requests scheduled in the measured window.
     public var scheduled = 0
@@ -88,6 +91,7 @@ public struct RunStatistics: Sendable {
             if success { ok += 1 } else { httpErrors += 1 }
             latency.recordNanoseconds(elapsed)
             routeLatency[route.rawValue].recordNanoseconds(elapsed)
+            if status >= 500 && status < 600 { refusedLatency.recordNanoseconds(elapsed) }
         case .timeout:
             timeouts += 1
             latency.recordNanoseconds(elapsed)
@@ -107,6 +111,7 @@ public struct RunStatistics: Sendable {
         for i in routeLatency.indices { routeLatency[i].add(other.routeLatency[i]) }
         pageLatency.add(other.pageLatency)
         sendDelay.add(other.sendDelay)
+        refusedLatency.add(other.refusedLatency)
         scheduled += other.scheduled
         answered += other.answered
         ok += other.ok

@@ -18,20 +18,57 @@
 /// - `stale-if-error=600`: a CDN or browser may keep using a copy for 10 min while the API
 ///   answers errors (nginx does so for as long as it holds the entry, `inactive=10m`).
 ///
+/// - Each key's max-age is shortened by 0…``maxAgeJitter`` s, chosen by a hash of its ETag (the
+///   generation, route and id): 40–60 s. With one max-age for all, the entries a cache filled
+///   together expired together, every minute, and each was revalidated in the same second — an
+///   expiry wave (issue 22: 24–25k cached req/s dropping to 13–14k every 60 s). A key keeps its
+///   own max-age (the same header on every answer for it, until the next import), so the
+///   expiries of keys filled together drift apart from cycle to cycle and the revalidations
+///   become a steady trickle. Measured by Deploy/bench/real-traffic.
+///
 /// Bounds, after an import swaps a new generation in: nginx serves the old one for at most
 /// max-age + stale-while-revalidate = 90 s (on an app host reading a streaming replica, plus
 /// the replica's replay lag). A browser or CDN behind it may hold what nginx gave it for as
 /// long again: 180 s end to end. `public`: the answers are the same for every client (the API
 /// ignores Authorization), so shared caches may keep them.
 public enum CachePolicy {
+    /// The longest max-age; what an answer without an ETag carries (an empty list page).
     public static let maxAge = 60
+    /// How much shorter a key's max-age may be (``keyMaxAge(forETag:)``).
+    public static let maxAgeJitter = 20
     public static let staleWhileRevalidate = 30
     public static let staleIfError = 600
 
-    /// The header field's value.
-    public static let cacheControl =
-        "public, max-age=\(maxAge), stale-while-revalidate=\(staleWhileRevalidate), stale-if-error=\(staleIfError)"
+    /// The header field's value for a max-age of `seconds`.
+    public static func headerValue(maxAge seconds: Int) -> String {
+        "public, max-age=\(seconds), stale-while-revalidate=\(staleWhileRevalidate), stale-if-error=\(staleIfError)"
+    }
 
-    /// The header line, as the worker writes it.
-    static let headerLine = Array("Cache-Control: \(cacheControl)\r\n".utf8)
+    /// The value an answer without an ETag carries.
+    public static let cacheControl = headerValue(maxAge: maxAge)
+
+    /// The max-age of the answers whose ETag is `etag` (as sent, quotes included): `maxAge` less
+    /// 0…`maxAgeJitter` s by the ETag's FNV-1a hash.
+    public static func keyMaxAge<Bytes: Sequence<UInt8>>(forETag etag: Bytes) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in etag { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        return maxAge - Int(hash % UInt64(maxAgeJitter + 1))
+    }
+
+    /// The header field's value for the answers whose ETag is `etag` (nil: no ETag).
+    public static func headerValue(forETag etag: String?) -> String {
+        guard let etag else { return cacheControl }
+        return headerValue(maxAge: keyMaxAge(forETag: etag.utf8))
+    }
+
+    /// The header line, as the worker writes it, for each max-age (index: maxAge - max-age).
+    private static let headerLines: [[UInt8]] = (0...maxAgeJitter).map {
+        Array("Cache-Control: \(headerValue(maxAge: maxAge - $0))\r\n".utf8)
+    }
+
+    /// The header line for an answer with this ETag, or without one.
+    static func headerLine(etag: UnsafeRawBufferPointer?) -> [UInt8] {
+        guard let etag else { return headerLines[0] }
+        return headerLines[maxAge - keyMaxAge(forETag: etag)]
+    }
 }

@@ -31,7 +31,7 @@ public enum Response {
         if !cacheable {
             out.append(contentsOf: "Cache-Control: no-store\r\n".utf8)
         } else if status == .ok {
-            out.append(contentsOf: CachePolicy.headerLine)
+            out.append(contentsOf: CachePolicy.headerLine(etag: etag))
         }
         if let etag {
             out.append(contentsOf: Self.etagPrefix)
@@ -95,7 +95,7 @@ public enum Response {
     public static func appendNotModified(etag: UnsafeRawBufferPointer, to out: inout [UInt8]) {
         appendStatusLine(.notModified, to: &out)
         out.append(contentsOf: "Access-Control-Allow-Origin: *\r\n".utf8)
-        out.append(contentsOf: CachePolicy.headerLine)
+        out.append(contentsOf: CachePolicy.headerLine(etag: etag))
         out.append(contentsOf: Self.etagPrefix)
         out.append(contentsOf: etag)
         out.append(contentsOf: Self.crlf)

@@ -18,9 +18,32 @@ import ProductsAPI
     @Test func okWithETagAndNotModified() {
         let tag = Array(#""20261201_184512_4711_1x9k2q-s42""#.utf8)
         let ok = render { out in tag.withUnsafeBytes { Response.appendHead(status: .ok, contentLength: 3, etag: $0, to: &out) } }
-        #expect(ok.contains("\r\nCache-Control: \(CachePolicy.cacheControl)\r\nETag: \"20261201_184512_4711_1x9k2q-s42\"\r\nContent-Length: 3\r\n\r\n"))
+        let policy = CachePolicy.headerValue(forETag: #""20261201_184512_4711_1x9k2q-s42""#)
+        #expect(ok.contains("\r\nCache-Control: \(policy)\r\nETag: \"20261201_184512_4711_1x9k2q-s42\"\r\nContent-Length: 3\r\n\r\n"))
         let notModified = render { out in tag.withUnsafeBytes { Response.appendNotModified(etag: $0, to: &out) } }
-        #expect(notModified == "Status: 304 Not Modified\r\nAccess-Control-Allow-Origin: *\r\nCache-Control: \(CachePolicy.cacheControl)\r\nETag: \"20261201_184512_4711_1x9k2q-s42\"\r\n\r\n")
+        #expect(notModified == "Status: 304 Not Modified\r\nAccess-Control-Allow-Origin: *\r\nCache-Control: \(policy)\r\nETag: \"20261201_184512_4711_1x9k2q-s42\"\r\n\r\n")
+    }
+
+    /// Issue 22, expiry waves: each key's max-age is 40–60 s by its ETag, the same on every
+    /// answer for it, and spread over the whole range across keys.
+    @Test func maxAgeIsSpreadAcrossKeysAndFixedPerKey() {
+        var seen: [Int: Int] = [:]
+        for id in 1...2000 {
+            let etag = "\"20261206_105337_3488_pydjbb-s\(id)\""
+            let age = CachePolicy.keyMaxAge(forETag: etag.utf8)
+            #expect((CachePolicy.maxAge - CachePolicy.maxAgeJitter...CachePolicy.maxAge).contains(age))
+            #expect(CachePolicy.keyMaxAge(forETag: etag.utf8) == age)
+            seen[age, default: 0] += 1
+        }
+        // 21 values, ~95 keys each if uniform: every value is used, none by more than twice its share.
+        #expect(seen.count == CachePolicy.maxAgeJitter + 1, "\(seen.sorted { $0.key < $1.key })")
+        #expect(seen.values.allSatisfy { $0 < 2 * 2000 / (CachePolicy.maxAgeJitter + 1) }, "\(seen)")
+        // The bound after an import stays max-age + stale-while-revalidate ≤ 90 s.
+        #expect(CachePolicy.maxAge + CachePolicy.staleWhileRevalidate == 90)
+        // The header carries the key's own value.
+        let tag = Array(#""g-p7""#.utf8)
+        let head = render { out in tag.withUnsafeBytes { Response.appendHead(status: .ok, contentLength: 1, etag: $0, to: &out) } }
+        #expect(head.contains("max-age=\(CachePolicy.keyMaxAge(forETag: tag)),"))
     }
 
     @Test func errorsCarryNoCachePolicy() {
