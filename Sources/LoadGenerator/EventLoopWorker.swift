@@ -27,6 +27,8 @@ struct WorkerConfiguration: Sendable {
     var connections: Int
     /// The pool may grow to this many (≥ connections): see ``LoadTestConfiguration/maxConnections``.
     var maxConnections: Int
+    /// Close a connection after this many answers and open a new one (nil: keep it).
+    var requestsPerConnection: Int?
     var timeout: UInt64
     var allow404: Bool
     var counters: LiveCounters
@@ -98,6 +100,7 @@ final class EventLoopWorker {
         slotCount = config.schedule.slotCount
         readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readBufferSize, alignment: 16)
         isPage = config.planner.workload == .page
+        stats.seriesOrigin = config.start + config.schedule.warmupNanoseconds
         pending.reserveCapacity(1024)
     }
 
@@ -420,7 +423,7 @@ final class EventLoopWorker {
             finish(request, outcome: .response(status: head.status, cache: head.cacheStatus), now: now)
         }
         c.served += 1
-        if closed || leftover || !head.keepAlive {
+        if closed || leftover || !head.keepAlive || c.served >= (config.requestsPerConnection ?? .max) {
             reopen(index, now: now)
             return
         }

@@ -42,6 +42,8 @@ public struct LoadReport: Codable, Sendable {
         public var connections: Int
         /// The pool's ceiling when it may grow (nil: a fixed pool of `connections`).
         public var maxConnections: Int?
+        public var rampTo: Double?
+        public var requestsPerConnection: Int?
         public var threads: Int
         public var headers: [String]
         public var allow404: Bool
@@ -144,6 +146,33 @@ public struct LoadReport: Codable, Sendable {
     public var connectionsOpened: Int
     public var bodyBytes: Int
     public var generator: GeneratorCost
+    /// Second by second through the measured window (by scheduled time).
+    public var series: [SeriesRow]?
+
+    public struct SeriesRow: Codable, Sendable {
+        public var second: Int
+        /// What the schedule offered in that second (req/s).
+        public var offered: Double
+        public var ok: Int
+        public var httpErrors: Int
+        public var timeouts: Int
+        public var socketErrors: Int
+        public var p50Ms: Double?
+        public var p90Ms: Double?
+        public var p99Ms: Double?
+        public var maxMs: Double?
+    }
+
+    /// The series as CSV (one row per second; empty latency fields where nothing was answered).
+    public func seriesCSV() -> String {
+        func ms(_ v: Double?) -> String { v.map { String(format: "%.3f", $0) } ?? "" }
+        var out = "second,offered_rps,ok,http_errors,timeouts,socket_errors,p50_ms,p90_ms,p99_ms,max_ms\n"
+        for r in series ?? [] {
+            out += "\(r.second),\(String(format: "%.1f", r.offered)),\(r.ok),\(r.httpErrors),\(r.timeouts),\(r.socketErrors),"
+                + "\(ms(r.p50Ms)),\(ms(r.p90Ms)),\(ms(r.p99Ms)),\(ms(r.maxMs))\n"
+        }
+        return out
+    }
 
     public init(config: LoadTestConfiguration, startedAt: Date, statistics s: RunStatistics,
                 measureStart: UInt64, generator: GeneratorCost) {
@@ -157,9 +186,19 @@ public struct LoadReport: Codable, Sendable {
             maxId: config.maxId, rate: config.rate,
             durationS: Double(config.duration) / 1e9, warmupS: Double(config.warmup) / 1e9,
             timeoutS: Double(config.timeout) / 1e9, connections: config.connections,
-            maxConnections: config.maxConnections > config.connections ? config.maxConnections : nil, threads: config.threads,
+            maxConnections: config.maxConnections > config.connections ? config.maxConnections : nil,
+            rampTo: config.rampTo, requestsPerConnection: config.requestsPerConnection, threads: config.threads,
             headers: config.headers, allow404: config.allow404, seed: config.seed, listCount: config.listCount)
         offeredRps = config.rate
+        let schedule = config.schedule
+        let seconds = Int((Double(config.duration) / 1e9).rounded(.up))
+        series = (0..<min(seconds, s.series.count)).map { i in
+            let b = s.series[i]
+            return SeriesRow(second: i, offered: schedule.rate(at: config.warmup + UInt64(i) * 1_000_000_000 + 500_000_000),
+                             ok: b.ok, httpErrors: b.httpErrors, timeouts: b.timeouts, socketErrors: b.socketErrors,
+                             p50Ms: b.latencyMs(quantile: 0.5), p90Ms: b.latencyMs(quantile: 0.9),
+                             p99Ms: b.latencyMs(quantile: 0.99), maxMs: b.latencyMs(quantile: 1))
+        }
         scheduled = s.scheduled
         answered = s.answered
         lateAnswers = s.lateAnswers
@@ -223,7 +262,7 @@ public struct LoadReport: Codable, Sendable {
         var ids = "ids \(st.ids) over 1…\(st.maxId)"
         if let z = st.zipfS, let p = st.zipfPermSeed { ids = "ids zipf(s=\(z)) over 1…\(st.maxId), permutation seed \(p)" }
         out.append("products-load  \(st.url)  route \(st.route), \(ids)")
-        out.append("offered \(Self.number(offeredRps)) req/s for \(Self.seconds(st.durationS)) after a \(Self.seconds(st.warmupS)) warm-up; \(st.connections) connections\(st.maxConnections.map { " (growing to \($0))" } ?? ""), \(st.threads) thread(s), timeout \(Self.seconds(st.timeoutS)), seed \(st.seed)")
+        out.append("offered \(Self.number(offeredRps))\(st.rampTo.map { " → \(Self.number($0))" } ?? "") req/s for \(Self.seconds(st.durationS)) after a \(Self.seconds(st.warmupS)) warm-up; \(st.connections) connections\(st.maxConnections.map { " (growing to \($0))" } ?? ""), \(st.requestsPerConnection.map { "a new connection every \($0) request(s), " } ?? "")\(st.threads) thread(s), timeout \(Self.seconds(st.timeoutS)), seed \(st.seed)")
         if !st.headers.isEmpty { out.append("headers       " + st.headers.joined(separator: " | ")) }
         out.append("")
         line("requests", "\(scheduled) scheduled, \(answered) answered in time, \(ok) ok"

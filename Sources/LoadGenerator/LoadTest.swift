@@ -55,6 +55,7 @@ public enum LoadTest {
             let workerConfig = WorkerConfiguration(
                 address: address, encoder: encoder, planner: planner, schedule: schedule, start: start,
                 index: index, threads: config.threads, connections: share, maxConnections: max(share, maxShare),
+                requestsPerConnection: config.requestsPerConnection,
                 timeout: config.timeout,
                 allow404: config.allow404, counters: counters)
             group.enter()

@@ -15,6 +15,11 @@ public struct LoadTestConfiguration: Sendable {
     /// connection busy at its due time opens another instead of waiting for one, as a
     /// population of users on their own connections does (``connections`` = a fixed pool).
     public var maxConnections: Int
+    /// The offered rate at the end of the measured window (a linear ramp from `rate`); nil: constant.
+    public var rampTo: Double?
+    /// A connection is closed after this many answers and a new one opened (loader.io's
+    /// "clients per second": each client connects, sends its requests, leaves); nil: kept.
+    public var requestsPerConnection: Int?
     public var threads: Int
     public var headers: [String]
     public var allow404: Bool
@@ -24,7 +29,10 @@ public struct LoadTestConfiguration: Sendable {
     public init(url: TargetURL, workload: Workload, distribution: IdDistribution, maxId: Int,
                 permutationSeed: UInt32 = RankPermutation.defaultSeed, rate: Double, duration: UInt64,
                 warmup: UInt64, timeout: UInt64, connections: Int, threads: Int, headers: [String],
-                allow404: Bool, seed: UInt64, listCount: Int = 5, maxConnections: Int? = nil) {
+                allow404: Bool, seed: UInt64, listCount: Int = 5, maxConnections: Int? = nil,
+                rampTo: Double? = nil, requestsPerConnection: Int? = nil) {
+        self.rampTo = rampTo
+        self.requestsPerConnection = requestsPerConnection
         self.url = url
         self.workload = workload
         self.distribution = distribution
@@ -45,6 +53,6 @@ public struct LoadTestConfiguration: Sendable {
 
     public var schedule: Schedule {
         Schedule(rate: rate, requestsPerSlot: workload.requestsPerSlot,
-                 warmupNanoseconds: warmup, durationNanoseconds: duration)
+                 warmupNanoseconds: warmup, durationNanoseconds: duration, rampTo: rampTo)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Histogram
 
 /// Latencies in microseconds, 3 significant digits, up to one hour.
@@ -24,6 +25,43 @@ public enum Outcome: Sendable, Equatable {
     case timeout
     /// The connection failed under it (reset, closed before a complete answer, bad HTTP).
     case socketError
+}
+
+/// One second of the measured window (by scheduled time): what a loader.io-style chart plots.
+public struct SecondBucket: Sendable, Equatable {
+    public var ok = 0
+    public var httpErrors = 0
+    public var timeouts = 0
+    public var socketErrors = 0
+    /// Latencies in quarter-octave buckets: bucket i holds [2^(i/4), 2^((i+1)/4)) µs, the last
+    /// one everything above ~30 s; percentiles are read as the bucket's upper edge (≤ 19 % high).
+    public var latency = [UInt32](repeating: 0, count: SecondBucket.latencyBuckets)
+    static let latencyBuckets = 100
+
+    public init() {}
+
+    mutating func record(nanoseconds: UInt64) {
+        let us = max(1, Double(nanoseconds) / 1000)
+        latency[min(Self.latencyBuckets - 1, Int((4 * Foundation.log2(us)).rounded(.down)))] += 1
+    }
+
+    mutating func add(_ other: SecondBucket) {
+        ok += other.ok; httpErrors += other.httpErrors; timeouts += other.timeouts; socketErrors += other.socketErrors
+        for i in latency.indices { latency[i] += other.latency[i] }
+    }
+
+    /// The latency at quantile `q` (0…1) in ms, nil when nothing was measured this second.
+    public func latencyMs(quantile q: Double) -> Double? {
+        let total = latency.reduce(0) { $0 + Int($1) }
+        guard total > 0 else { return nil }
+        let rank = max(1, Int((q * Double(total)).rounded(.up)))
+        var seen = 0
+        for (i, n) in latency.enumerated() {
+            seen += Int(n)
+            if seen >= rank { return Foundation.pow(2, Double(i + 1) / 4) / 1000 }
+        }
+        return nil
+    }
 }
 
 /// Everything one event-loop thread measured; threads' statistics are merged at the end.
@@ -75,7 +113,18 @@ public struct RunStatistics: Sendable {
     /// Monotonic ns of the last measured completion (0 if none).
     public var lastCompletion: UInt64 = 0
 
+    /// Per second of the measured window, by scheduled time (``SecondBucket``).
+    public var series: [SecondBucket] = []
+    /// Monotonic ns where the measured window (and ``series``) starts.
+    public var seriesOrigin: UInt64 = 0
+
     public init() {}
+
+    private mutating func bucket(_ due: UInt64) -> Int {
+        let second = due > seriesOrigin ? Int((due - seriesOrigin) / 1_000_000_000) : 0
+        if second >= series.count { series.append(contentsOf: repeatElement(SecondBucket(), count: second + 1 - series.count)) }
+        return second
+    }
 
     /// Counts one measured request's end. Returns whether it succeeded.
     @discardableResult
@@ -89,15 +138,22 @@ public struct RunStatistics: Sendable {
             cacheCounts[cache.rawValue] += 1
             success = (200..<300).contains(status) || (allow404 && status == 404)
             if success { ok += 1 } else { httpErrors += 1 }
+            let b = bucket(due)
+            if success { series[b].ok += 1 } else { series[b].httpErrors += 1 }
+            series[b].record(nanoseconds: elapsed)
             latency.recordNanoseconds(elapsed)
             routeLatency[route.rawValue].recordNanoseconds(elapsed)
             if status >= 500 && status < 600 { refusedLatency.recordNanoseconds(elapsed) }
         case .timeout:
             timeouts += 1
+            let b = bucket(due)
+            series[b].timeouts += 1
+            series[b].record(nanoseconds: elapsed)
             latency.recordNanoseconds(elapsed)
             routeLatency[route.rawValue].recordNanoseconds(elapsed)
         case .socketError:
             socketErrors += 1
+            series[bucket(due)].socketErrors += 1
         }
         routeCounts[route.rawValue] += 1
         if now > lastCompletion { lastCompletion = now }
@@ -130,5 +186,10 @@ public struct RunStatistics: Sendable {
         for i in cacheCounts.indices { cacheCounts[i] += other.cacheCounts[i] }
         for i in routeCounts.indices { routeCounts[i] += other.routeCounts[i] }
         lastCompletion = max(lastCompletion, other.lastCompletion)
+        if other.series.count > series.count {
+            series.append(contentsOf: repeatElement(SecondBucket(), count: other.series.count - series.count))
+        }
+        for i in other.series.indices { series[i].add(other.series[i]) }
+        if seriesOrigin == 0 { seriesOrigin = other.seriesOrigin }
     }
 }

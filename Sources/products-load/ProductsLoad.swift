@@ -62,6 +62,21 @@ struct Run: ParsableCommand {
         discussion: "Shoppers arrive on their own connections: a fixed pool makes requests queue inside the generator once the server is slower than the offered rate, and past capacity every request then times out there, whatever the server does. A growing pool puts that queue at the server, where overload protection can see it (issue 22)."))
     var maxConnections: Int?
 
+    @Option(name: .customLong("ramp-to"), help: ArgumentHelp(
+        "Ramp the offered rate linearly from --rate to this over the measured window (loader.io's 'from A to B'); the warm-up runs at --rate.",
+        valueName: "rate"))
+    var rampTo: Double?
+
+    @Option(name: .customLong("requests-per-connection"), help: ArgumentHelp(
+        "Close each connection after this many answers and open a new one: loader.io's 'clients per second', each client connecting, sending its requests and leaving (with --rate = clients per second x N).",
+        valueName: "n"))
+    var requestsPerConnection: Int?
+
+    @Option(help: ArgumentHelp(
+        "Write the measured window second by second as CSV: offered rate, ok, errors, latency percentiles (Deploy/bench/chart draws it).",
+        valueName: "file"))
+    var series: String?
+
     @Option(help: "Event-loop threads (each owns connections/threads connections and every threads-th slot).")
     var threads = 1
 
@@ -109,6 +124,8 @@ struct Run: ParsableCommand {
         guard duration.nanoseconds > 0 else { throw ValidationError("--duration must be > 0") }
         guard timeout.nanoseconds > 0 else { throw ValidationError("--timeout must be > 0") }
         guard connections >= 1, connections <= 10_000 else { throw ValidationError("--connections must be in 1…10000") }
+        if let rampTo, !(rampTo > 0 && rampTo.isFinite) { throw ValidationError("--ramp-to must be a rate > 0") }
+        if let requestsPerConnection, requestsPerConnection < 1 { throw ValidationError("--requests-per-connection must be ≥ 1") }
         if let maxConnections, !(connections...60_000).contains(maxConnections) {
             throw ValidationError("--max-connections must be in --connections…60000")
         }
@@ -165,7 +182,8 @@ struct Run: ParsableCommand {
             url: target, workload: try workload(), distribution: try distribution(), maxId: maxId,
             permutationSeed: zipfPermSeed, rate: rate, duration: duration.nanoseconds, warmup: warmup.nanoseconds,
             timeout: timeout.nanoseconds, connections: connections, threads: threads, headers: headers,
-            allow404: allow404, seed: seed, listCount: listCount, maxConnections: maxConnections)
+            allow404: allow404, seed: seed, listCount: listCount, maxConnections: maxConnections,
+            rampTo: rampTo, requestsPerConnection: requestsPerConnection)
         let quiet = quiet
         let report: LoadReport
         do {
@@ -181,6 +199,9 @@ struct Run: ParsableCommand {
             throw ExitCode(2)
         }
         print(report.renderText(), terminator: "")
+        if let series {
+            try Data(report.seriesCSV().utf8).write(to: URL(fileURLWithPath: series))
+        }
         if let json {
             let data = try report.jsonData()
             try (data + Data("\n".utf8)).write(to: URL(fileURLWithPath: json))

@@ -74,6 +74,17 @@ import Testing
         let text = report.renderText()
         #expect(text.contains("HIT ratio 33.3%"))
         #expect(text.contains("p99.9"))
+        // The 503 is also a refusal, with its own latency (4 ms from its due time).
+        #expect(report.refusedLatencyUs?.count == 1)
+        #expect(text.contains("5xx latency"))
+        // Second by second (all were due in second 0 of the window).
+        let row = try! #require(report.series?.first)
+        #expect(report.series?.count == 1)
+        #expect(row.ok == 2 && row.httpErrors == 2 && row.timeouts == 1 && row.socketErrors == 1 && row.offered == 3)
+        #expect(row.p50Ms != nil && row.maxMs! >= 2000)
+        let csv = report.seriesCSV().split(separator: "\n")
+        #expect(csv.first == "second,offered_rps,ok,http_errors,timeouts,socket_errors,p50_ms,p90_ms,p99_ms,max_ms")
+        #expect(csv.count == 2 && csv[1].hasPrefix("0,3.0,2,2,1,1,"))
     }
 
     @Test func jsonUsesSnakeCaseKeys() throws {

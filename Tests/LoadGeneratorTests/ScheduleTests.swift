@@ -74,4 +74,37 @@ import Testing
         }
         #expect(seen.count == 30_000)
     }
+
+    /// loader.io's "from A to B": the warm-up at A, then a linear ramp; the slots in each second
+    /// of the window follow the rate, and due times only ever increase.
+    @Test func aRampOffersTheAverageOfItsEndsAndRisesSecondBySecond() {
+        let up = Schedule(rate: 1000, warmupNanoseconds: 2_000_000_000, durationNanoseconds: 10_000_000_000, rampTo: 3000)
+        #expect(up.firstMeasuredSlot == 2000)                 // 2 s at 1,000 req/s
+        #expect(abs(up.measuredSlotCount - 20_000) <= 1)      // (1,000 + 3,000) / 2 × 10 s
+        var last: UInt64 = 0
+        for k in stride(from: 0, to: up.slotCount, by: 7) {
+            let t = up.offset(ofSlot: k)
+            #expect(t >= last)
+            last = t
+        }
+        // Slots due in the first and the last second of the window: ~1,100 and ~2,900.
+        let first = up.slots(before: 3_000_000_000) - up.slots(before: 2_000_000_000)
+        let final = up.slots(before: 12_000_000_000) - up.slots(before: 11_000_000_000)
+        #expect(abs(first - 1100) <= 2 && abs(final - 2900) <= 2, "\(first) \(final)")
+        #expect(up.rate(at: 7_000_000_000) == 2000)
+        let down = Schedule(rate: 3000, warmupNanoseconds: 0, durationNanoseconds: 10_000_000_000, rampTo: 1000)
+        #expect(abs(down.slotCount - 20_000) <= 1)
+        #expect(down.offset(ofSlot: down.slotCount - 1) < 10_000_000_000)
+        // A ramp to the same rate is no ramp.
+        #expect(Schedule(rate: 5, warmupNanoseconds: 0, durationNanoseconds: 1, rampTo: 5).rampTo == nil)
+    }
+
+    @Test func aSecondsLatencyBucketsGivePercentilesWithinAQuarterOctave() {
+        var b = SecondBucket()
+        for us in 1...1000 { b.record(nanoseconds: UInt64(us) * 1000) }   // 1 µs … 1 ms
+        let p50 = b.latencyMs(quantile: 0.5)!, p99 = b.latencyMs(quantile: 0.99)!
+        #expect(p50 >= 0.5 && p50 <= 0.5 * 1.19 + 0.001, "\(p50)")
+        #expect(p99 >= 0.99 && p99 <= 0.99 * 1.19 + 0.001, "\(p99)")
+        #expect(SecondBucket().latencyMs(quantile: 0.5) == nil)
+    }
 }
