@@ -63,11 +63,11 @@ public struct Schedule: Sendable, Equatable {
     /// Slots due before `nanoseconds` after the start.
     func slots(before nanoseconds: UInt64) -> Int {
         var k = Int((Double(nanoseconds) / slotInterval).rounded(.up))
-        if rampTo != nil {
+        if let rampTo {
             // A first guess from the requests offered by then (the search below makes it exact).
             let t = Double(nanoseconds) / 1e9, w = Double(warmupNanoseconds) / 1e9
-            let u = max(0, t - w), d = max(1e-9, Double(durationNanoseconds) / 1e9)
-            let offered = rate * min(t, w) + rate * u + ((rampTo ?? rate) - rate) * u * u / (2 * d)
+            let u = min(max(0, t - w), Double(durationNanoseconds) / 1e9), d = max(1e-9, Double(durationNanoseconds) / 1e9)
+            let offered = rate * min(t, w) + rate * u + (rampTo - rate) * u * u / (2 * d)
             k = Int((offered / Double(requestsPerSlot)).rounded(.up))
         }
         while k > 0 && offset(ofSlot: k - 1) >= nanoseconds { k -= 1 }

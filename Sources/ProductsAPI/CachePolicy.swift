@@ -8,9 +8,10 @@
 /// and, if no import happened, gets a 304 without a body. So these values trade how soon a new
 /// import is seen against how often caches ask:
 ///
-/// - `max-age=60`: fresh for a minute. Longer = fewer revalidations (each one still a query on
-///   the worker, though no body crosses the network), but an import shows up later. A minute
-///   keeps nginx's revalidations of a hot product to one per minute per nginx host.
+/// - `max-age=60` at most: fresh for up to a minute. Longer = fewer revalidations (each one
+///   still a query on the worker, though no body crosses the network), but an import shows up
+///   later. About a minute keeps nginx's revalidations of a hot product to one per minute or so
+///   per nginx host.
 /// - `stale-while-revalidate=30`: for 30 s past max-age a cache may answer with the expired copy
 ///   at once while it revalidates. nginx lets one request per key wait for the revalidation (a
 ///   304, about a millisecond) and gives the others the stale copy meanwhile; past the 30 s,

@@ -97,10 +97,10 @@ public struct ServerConfiguration: Sendable {
     public var gracefulTimeout: Duration
     public var pidFile: String?
     /// `listen(2)` backlog; the kernel caps it at `net.core.somaxconn` (4096 on Debian 12).
-    /// It is the queue nginx's requests wait in past the upstream's `max_conns` bound
-    /// (nginx/conf.d/products.conf, `@products_queue`): its length bounds how long a queued
-    /// request waits, and a full backlog refuses a connect at once (a fast 503). 4096: the
-    /// systemd .socket unit's Backlog= and the kernel's cap.
+    /// 4096, the systemd .socket unit's Backlog= and the kernel's cap: nginx keeps the FastCGI
+    /// connections it opens (nginx/conf.d/products.conf, `keepalive`), so new ones come in
+    /// bursts only (a start, a load spike opening the pool); on TCP (an app host) a full
+    /// backlog drops SYNs, which the client resends only after a second.
     public var backlog: Int32
     /// What a worker is started with: the master re-executes `/proc/self/exe` with these
     /// arguments (the CLI's `--worker` flag and friends) ...
