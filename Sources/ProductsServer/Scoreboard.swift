@@ -154,12 +154,14 @@ public final class Scoreboard: @unchecked Sendable {
             let block = self.block(index)
             let pid = products_atomic_load_acquire(block + Block.pid)
             guard pid != 0 else { continue }
+            // busy before the counts: an idle worker's last request is then in them.
+            let busy = products_atomic_load_acquire(block + Block.busy) != 0
             snapshot.add(block: block)
             var requests: UInt64 = 0
             for offset in Block.requests { requests &+= products_atomic_load(block + offset) }
             snapshot.workers.append(.init(
                 pid: Int32(truncatingIfNeeded: pid),
-                busy: products_atomic_load(block + Block.busy) != 0,
+                busy: busy,
                 startedAt: products_atomic_load(block + Block.startedAt),
                 requests: requests,
                 generation: ScoreboardSlot.generation(in: block)))
@@ -216,12 +218,13 @@ public struct ScoreboardSlot {
 
     public func requestStarted() { products_atomic_store(words + Scoreboard.Block.busy, 1) }
 
+    /// Counts the request, then clears busy: a reader that sees this worker idle sees its count.
     public func requestFinished(route: MetricRoute, status: Int, microseconds: UInt64) {
-        products_atomic_store(words + Scoreboard.Block.busy, 0)
         let r = route.rawValue
         bump(Scoreboard.Block.requests.lowerBound + r * MetricStatus.count + MetricStatus.index(of: status))
         bump(Scoreboard.Block.latency.lowerBound + r * LatencyBuckets.count + LatencyBuckets.index(microseconds: microseconds))
         products_atomic_add_single_writer(words + Scoreboard.Block.latencySum.lowerBound + r, microseconds)
+        products_atomic_store_release(words + Scoreboard.Block.busy, 0)
     }
 
     /// libfcgi refused the request after all: not counted, no longer busy.
