@@ -21,6 +21,7 @@ let package = Package(
         // C libraries, found with pkg-config; apt names them for a fresh machine.
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CFastCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // The libc calls Swift cannot make or does not export (prctl is variadic; pipe2,
         // memfd_create need _GNU_SOURCE), sock_diag for the listen queue, and relaxed atomics
@@ -33,11 +34,13 @@ let package = Package(
         // Swift wrappers: nothing outside these two modules sees an OpaquePointer.
         .target(name: "Postgres", dependencies: ["CLibPQ"]),
         .target(name: "FastCGI", dependencies: ["CFastCGI"]),
+        // gzip of the documents: once at import, and what the worker compresses itself.
+        .target(name: "Gzip", dependencies: ["CZlib"]),
 
         // The importer's parts: the CSV dialect and its repairs, then loading and swapping.
         .target(name: "CatalogCSV", dependencies: ["SystemCalls"]),
         .target(name: "CatalogImport", dependencies: [
-            "CatalogCSV", "Postgres", "SystemCalls",
+            "CatalogCSV", "Postgres", "SystemCalls", "Gzip",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "CatalogDatagen", dependencies: ["CatalogCSV", "SystemCalls"]),
@@ -46,7 +49,7 @@ let package = Package(
         .target(name: "ProductsAPI"),
         // The prefork server: master (process control) and worker (request loop).
         .target(name: "ProductsServer", dependencies: [
-            "ProductsAPI", "Postgres", "FastCGI", "CSystemShims", "SystemCalls",
+            "ProductsAPI", "Postgres", "FastCGI", "CSystemShims", "SystemCalls", "Gzip",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -86,6 +89,7 @@ let package = Package(
         .testTarget(name: "ProductsAPITests", dependencies: ["ProductsAPI"]),
         .testTarget(name: "ProductsServerTests", dependencies: ["ProductsServer", "SystemCalls", "CSystemShims"]),
         .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator"]),
+        .testTarget(name: "GzipTests", dependencies: ["Gzip"]),
         // Integration tests: real processes and sockets (the master spawning workers, the
         // listening socket), ...
         .testTarget(name: "ProductsServerProcessTests", dependencies: ["ProductsServer", "SystemCalls", "TestSupport"]),
@@ -94,11 +98,11 @@ let package = Package(
         // ... a real PostgreSQL, started by the tests.
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "CatalogImportTests", dependencies: [
-            "CatalogImport", "CatalogDatagen", "Postgres", "TestSupport",
+            "CatalogImport", "CatalogDatagen", "Postgres", "TestSupport", "Gzip",
         ]),
         // End-to-end: real nginx, real products-server workers, real PostgreSQL.
         .testTarget(name: "EndToEndTests", dependencies: [
-            "CatalogImport", "Postgres", "TestSupport",
+            "CatalogImport", "Postgres", "TestSupport", "Gzip",
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -3,7 +3,8 @@ import Postgres
 
 /// Phase 3: the read model, built in the staging schema from the loaded rows (see CatalogSQL):
 /// keys and one row per parent, then the product documents, each connection rendering part of
-/// the products; statistics; and what made it into the catalog, counted.
+/// the products, then their gzip (GzipPhase); statistics; and what made it into the catalog,
+/// counted.
 struct BuildPhase {
     let session: ImportSession
     let schema: String
@@ -44,6 +45,11 @@ struct BuildPhase {
             }
         })
         phases.append(PhaseTiming(name: "render product documents", seconds: elapsed(since: phase)))
+
+        phase = monotonicNanos()
+        try control.execute(CatalogSQL.createGzipTable(schema))
+        _ = try GzipPhase(session: session, schema: schema).run(parts: parts.map { ($0.from, $0.to, $0.label) })
+        phases.append(PhaseTiming(name: "gzip documents", seconds: elapsed(since: phase)))
 
         phase = monotonicNanos()
         try session.build("statistics", CatalogSQL.analyzeProduct(schema))

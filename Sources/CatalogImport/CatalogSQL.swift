@@ -231,6 +231,43 @@ enum CatalogSQL {
         """
     }
 
+    /// The documents for clients that accept gzip, one row per product of `product`: each
+    /// column holds the gzip of the document (RFC 1952, made once by the importer's gzip
+    /// phase) or, where that would not be smaller, the document itself; the first two bytes
+    /// tell which (``Gzip/isGzip(_:)``). A table of its own, written by COPY after `product`
+    /// is complete, rather than columns of `product`, which would have to be UPDATEd (every
+    /// row written twice). STORAGE MAIN: compressed bytes do not compress again, and a row
+    /// stays in its heap page (no TOAST lookup) as in `product`.
+    static func createGzipTable(_ s: String) -> String {
+        """
+        CREATE TABLE \(s).product_gzip (
+          id          integer PRIMARY KEY,
+          product_doc bytea NOT NULL,
+          styles_doc  bytea NOT NULL,
+          related_doc bytea NOT NULL
+        );
+        ALTER TABLE \(s).product_gzip ALTER product_doc SET STORAGE MAIN, ALTER styles_doc SET STORAGE MAIN,
+          ALTER related_doc SET STORAGE MAIN;
+        """
+    }
+
+    /// The documents of the products with `from <= id < to`, in id order, for the gzip phase
+    /// (binary COPY: the text as it is, no escaping).
+    static func copyDocuments(_ s: String, from: Int?, to: Int?) -> String {
+        var range: [String] = []
+        if let from { range.append("id >= \(from)") }
+        if let to { range.append("id < \(to)") }
+        return """
+            COPY (SELECT id, product_doc, styles_doc, related_doc FROM \(s).product
+                  WHERE \(range.isEmpty ? "true" : range.joined(separator: " AND ")) ORDER BY id)
+            TO STDOUT (FORMAT binary)
+            """
+    }
+
+    static func copyGzipDocuments(_ s: String) -> String {
+        "COPY \(s).product_gzip (id, product_doc, styles_doc, related_doc) FROM STDIN (FORMAT binary)"
+    }
+
     /// The first product id of the second half (nil: fewer than two products).
     static func productSplit(_ s: String) -> String {
         "SELECT id FROM \(s).raw_product ORDER BY id OFFSET $1 LIMIT 1"
@@ -272,7 +309,7 @@ enum CatalogSQL {
             """
     }
 
-    static func analyzeProduct(_ s: String) -> String { "ANALYZE \(s).product;" }
+    static func analyzeProduct(_ s: String) -> String { "ANALYZE \(s).product; ANALYZE \(s).product_gzip;" }
 
     /// Rows that made it into the catalog, per file (see ImportReport for the columns): what
     /// joins to a loaded product (features, and styles with their skus and photos, counted per
@@ -327,6 +364,10 @@ enum CatalogSQL {
     /// columns at the end), so a reader gets the data and its generation from one snapshot;
     /// on a streaming replica the swap's commit replays both at once. Deploy/sql/database.sql
     /// adds the column to a view made by an importer older than it (the same definition).
+    /// `catalog.product_gzip` (the documents for gzip clients) is re-pointed in the same
+    /// transaction, so both views always name one generation; an importer older than it does
+    /// not know the view, and dropping the schema it points at (CASCADE) drops it: the worker
+    /// then compresses on its own until the next import (docs/api.md, "Compression").
     static func swap(_ s: String, apiRole: String?, reportLiteral: String) -> String {
         var sql = """
             BEGIN;
@@ -336,11 +377,15 @@ enum CatalogSQL {
               SELECT id, rank, list_doc, product_doc, styles_doc, related_doc,
                      '\(generation(ofSchema: s))'::text AS generation
               FROM \(s).product;
+            CREATE OR REPLACE VIEW catalog.product_gzip AS
+              SELECT id, product_doc, styles_doc, related_doc,
+                     '\(generation(ofSchema: s))'::text AS generation
+              FROM \(s).product_gzip;
             INSERT INTO catalog.import_history (schema_name, report) VALUES ('\(s)', \(reportLiteral));
 
             """
         if let apiRole {
-            sql += "GRANT USAGE ON SCHEMA catalog TO \(apiRole);\nGRANT SELECT ON catalog.product TO \(apiRole);\n"
+            sql += "GRANT USAGE ON SCHEMA catalog TO \(apiRole);\nGRANT SELECT ON catalog.product, catalog.product_gzip TO \(apiRole);\n"
         }
         sql += "COMMIT;"
         return sql

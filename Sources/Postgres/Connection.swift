@@ -128,6 +128,28 @@ public final class Connection {
         return Int(end.affectedRows)
     }
 
+    /// Runs `COPY ... TO STDOUT` and hands `body` each chunk of data as libpq receives it (one
+    /// row per chunk in practice; a parser must not rely on it). Returns the rows copied. If
+    /// `body` throws, the error is rethrown at once and the connection is left in the middle
+    /// of the COPY: discard it (the importer's connections are one per job).
+    @discardableResult
+    public func copyOut(_ sql: String, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
+        _ = try check(PQexec(handle, sql), expecting: PGRES_COPY_OUT)
+        while true {
+            var buffer: UnsafeMutablePointer<CChar>? = nil
+            let length = PQgetCopyData(handle, &buffer, 0)
+            if length == -1 { break }  // done: the command's result follows
+            guard length >= 0, let buffer else {
+                throw PostgresError(code: isHealthy ? .copy : .connection, detail: lastErrorMessage)
+            }
+            defer { PQfreemem(buffer) }
+            try body(UnsafeRawBufferPointer(start: buffer, count: Int(length)))
+        }
+        let end = try check(PQgetResult(handle))
+        drainResults()
+        return Int(end.affectedRows)
+    }
+
     func putCopyData(_ bytes: UnsafeRawBufferPointer) throws(PostgresError) {
         guard bytes.count > 0 else { return }
         let rc = bytes.withMemoryRebound(to: CChar.self) { PQputCopyData(handle, $0.baseAddress, Int32($0.count)) }

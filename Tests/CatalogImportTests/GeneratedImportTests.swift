@@ -1,6 +1,7 @@
 import CatalogDatagen
 import CatalogImport
 import Foundation
+import Gzip
 import Postgres
 import Testing
 import TestSupport
@@ -45,6 +46,53 @@ struct GeneratedImportTests {
         }
         #expect(run.report[.photos]?.repaired ?? 0 > 0)
         #expect(try run.db.scalar("SELECT count(*) FROM catalog.product") == String(run.manifest.totals.products))
+    }
+
+    /// Every document of catalog.product_gzip is the gzip of the served document or, where
+    /// gzip would not be smaller, the document itself; both views name one generation; the
+    /// API role reads it.
+    @Test func gzipDocumentsDecodeToTheServedOnes() throws {
+        let run = try Self.importGenerated("gengzip")
+        defer { try? FileManager.default.removeItem(atPath: run.dir) }
+        let api = try Connection(conninfo: run.db.apiConninfo)
+        let plain = try api.execute("SELECT id, product_doc, styles_doc, related_doc, generation FROM catalog.product ORDER BY id")
+        let packed = try api.execute("SELECT id, product_doc, styles_doc, related_doc, generation FROM catalog.product_gzip ORDER BY id")
+        #expect(plain.rowCount == run.manifest.totals.products && packed.rowCount == plain.rowCount)
+        var compressed = [0, 0, 0], identityBytes = 0, storedBytes = 0
+        for row in 0..<min(plain.rowCount, packed.rowCount) {
+            #expect(plain.string(row: row, column: 0) == packed.string(row: row, column: 0))
+            #expect(plain.string(row: row, column: 4) == packed.string(row: row, column: 4))
+            for column in 1...3 {
+                let document = plain.withBytes(row: row, column: column) { Array($0) }
+                // bytea arrives in its text form (\x + hex) over the simple protocol.
+                let hex = try #require(packed.string(row: row, column: column))
+                let stored = try #require(Self.bytes(hex: hex))
+                identityBytes += document.count
+                storedBytes += stored.count
+                if stored.withUnsafeBytes({ Gzip.isGzip($0) }) {
+                    compressed[column - 1] += 1
+                    #expect(stored.count < document.count)
+                    #expect(try Gzip.decompress(stored) == document, "product \(plain.string(row: row, column: 0) ?? "?") column \(column)")
+                } else {
+                    #expect(stored == document)
+                }
+            }
+        }
+        // Styles documents are long (they compress); related lists are short (they do not).
+        #expect(compressed[1] > plain.rowCount * 9 / 10, "\(compressed)")
+        #expect(compressed[2] < plain.rowCount / 10, "\(compressed)")
+        #expect(storedBytes * 100 < identityBytes * 35, "\(storedBytes) of \(identityBytes) bytes")
+    }
+
+    static func bytes(hex: String) -> [UInt8]? {
+        guard hex.hasPrefix("\\x") else { return nil }
+        var out: [UInt8] = []
+        var high: UInt8? = nil
+        for c in hex.utf8.dropFirst(2) {
+            guard let v = UInt8(String(UnicodeScalar(c)), radix: 16) else { return nil }
+            if let h = high { out.append(h << 4 | v); high = nil } else { high = v }
+        }
+        return high == nil ? out : nil
     }
 
     @Test func repairedPhotosListedRejectsAndRelatedRules() throws {
