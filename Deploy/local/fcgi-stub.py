@@ -9,7 +9,7 @@ that long (a busy worker: requests stay in flight). Standard library only.
 Every answer is JSON describing what the stub saw, so a test can tell what nginx forwarded:
 
     {"n": <how many requests this stub has answered>, "method": ..., "request_uri": ...,
-     "params": [<every FastCGI param name>], "path": ..., "pad": "..."}
+     "gzip": <PRODUCTS_GZIP>, "params": [<every FastCGI param name>], "path": ..., "pad": "..."}
 
 Paths (matched on DOCUMENT_URI):
     /products/404      → 404 {"message": "product not found"}
@@ -110,7 +110,8 @@ def respond(params):
         if params.get("HTTP_IF_NONE_MATCH") == headers["ETag"]:
             return "304 Not Modified", {k: v for k, v in headers.items() if k != "Content-Type"}, None
     body = {"n": n, "method": params.get("REQUEST_METHOD"), "request_uri": params.get("REQUEST_URI"),
-            "path": path, "query": params.get("QUERY_STRING"), "params": sorted(params),
+            "path": path, "query": params.get("QUERY_STRING"), "gzip": params.get("PRODUCTS_GZIP"),
+            "params": sorted(params),
             "pad": "product " * 250}
     return status, headers, body
 

@@ -95,12 +95,15 @@ public final class Connection {
     /// Executes a prepared statement with one parameter in PostgreSQL's *binary* format,
     /// given as raw bytes (e.g. an `int4` as 4 big-endian bytes): no String is built and the
     /// server parses nothing (the API worker's hot path).
+    /// With `binaryResult`, the columns come back in binary form too (`bytea` and `text` as
+    /// their bytes; in text form a `bytea` would be `\x` and hex).
     @discardableResult
-    public func executePrepared(_ name: String, parameter bytes: UnsafeBufferPointer<CChar>) throws(PostgresError) -> QueryResult {
+    public func executePrepared(_ name: String, parameter bytes: UnsafeBufferPointer<CChar>,
+                                binaryResult: Bool = false) throws(PostgresError) -> QueryResult {
         var value: UnsafePointer<CChar>? = bytes.baseAddress
         var length = Int32(bytes.count)
         var format: Int32 = 1  // binary: the bytes are taken as they are, no NUL needed
-        let raw = PQexecPrepared(handle, name, 1, &value, &length, &format, 0)
+        let raw = PQexecPrepared(handle, name, 1, &value, &length, &format, binaryResult ? 1 : 0)
         return try check(raw)
     }
 

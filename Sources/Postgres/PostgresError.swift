@@ -90,6 +90,8 @@ public enum SQLState {
     public static let queryCanceled = "57014"
     public static let insufficientResourcesClass = "53"
     public static let lockNotAvailable = "55P03"
+    public static let undefinedTable = "42P01"
+    public static let duplicatePreparedStatement = "42P05"
 }
 
 extension String {

@@ -10,12 +10,13 @@
 /// A response's strong ETag is `"<generation>-<route><id>"`: `"20261201_184512_4711_1x9k2q-s42"`
 /// for `/products/42/styles` (`p` product, `s` styles, `r` related, `l<page>.<count>` for the
 /// list). The route and id are not needed for correctness (a cache keys by URL anyway) but make
-/// ETags distinct across resources, which helps anyone reading logs or a CDN's console.
-/// nginx's gzip turns it into a weak `W/"..."` for compressed responses; comparisons here are
-/// weak (RFC 9110 §13.1.2: `If-None-Match` always compares weakly), so both forms match.
+/// ETags distinct across resources, which helps anyone reading logs or a CDN's console. The
+/// gzip representation's tag adds `-gzip`. Comparisons here are weak (RFC 9110 §13.1.2:
+/// `If-None-Match` always compares weakly), so `W/"..."` (what nginx's own gzip sent for
+/// responses it compressed, before the worker sent gzip itself) matches too.
 public enum EntityTag {
     /// Appends `"<generation>-<route tag>"` (quotes included) to `out`.
-    public static func append(generation: UnsafeRawBufferPointer, route: Route, to out: inout [UInt8]) {
+    public static func append(generation: UnsafeRawBufferPointer, route: Route, gzip: Bool = false, to out: inout [UInt8]) {
         out.append(ASCII.quote)
         out.append(contentsOf: generation)
         out.append(UInt8(ascii: "-"))
@@ -38,14 +39,19 @@ public enum EntityTag {
             // Never tagged (Route.isHealthCheck): the worker sends them no-store.
             out.append(UInt8(ascii: "h"))
         }
+        if gzip { out.append(contentsOf: gzipSuffix) }
         out.append(ASCII.quote)
     }
 
+    /// The gzip representation's tag ends in `-gzip` (`"…-s42-gzip"`): representations of one
+    /// resource have different bytes, so different strong tags (RFC 9110 §8.8.3).
+    static let gzipSuffix = Array("-gzip".utf8)
+
     /// The ETag as a String (tests, tools).
-    public static func string(generation: String, route: Route) -> String {
+    public static func string(generation: String, route: Route, gzip: Bool = false) -> String {
         var out: [UInt8] = []
         var generation = generation
-        generation.withUTF8 { append(generation: UnsafeRawBufferPointer($0), route: route, to: &out) }
+        generation.withUTF8 { append(generation: UnsafeRawBufferPointer($0), route: route, gzip: gzip, to: &out) }
         return String(decoding: out, as: UTF8.self)
     }
 

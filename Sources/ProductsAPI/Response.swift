@@ -7,7 +7,8 @@
 /// answers add `Cache-Control: no-store` so that no cache keeps a transient failure. A HEAD
 /// response has the same headers as the GET (its `Content-Length` is the GET body's) and no
 /// body. A 200 carries ``CachePolicy``'s `Cache-Control` and, when it comes from the catalog,
-/// the ETag of its generation (``EntityTag``); a 304 carries the same two and
+/// the ETag of its generation and representation (``EntityTag``) and `Vary: Accept-Encoding`
+/// (a gzip one adds `Content-Encoding: gzip`); a 304 carries the same three and
 /// `Access-Control-Allow-Origin`.
 public enum Response {
     public static let contentType = "application/json; charset=utf-8"
@@ -19,6 +20,7 @@ public enum Response {
         allow: String? = nil,
         cacheable: Bool = true,
         etag: UnsafeRawBufferPointer? = nil,
+        gzip: Bool = false,
         to out: inout [UInt8]
     ) {
         appendStatusLine(status, to: &out)
@@ -37,7 +39,10 @@ public enum Response {
             out.append(contentsOf: Self.etagPrefix)
             out.append(contentsOf: etag)
             out.append(contentsOf: Self.crlf)
+            // A catalog document has two representations (docs/api.md, "Compression").
+            out.append(contentsOf: Self.varyLine)
         }
+        if gzip { out.append(contentsOf: Self.gzipLine) }
         out.append(contentsOf: Self.contentLengthPrefix)
         appendDecimal(contentLength, to: &out)
         out.append(contentsOf: Self.crlf)
@@ -53,11 +58,13 @@ public enum Response {
         out.append(contentsOf: Self.crlf)
     }
 
-    /// Appends a complete 200 response whose body is `body` (a JSON document).
+    /// Appends a complete 200 response whose body is `body`: a JSON document or, with `gzip`,
+    /// its gzip (`Content-Encoding: gzip`).
     public static func appendOK(
-        body: UnsafeRawBufferPointer, method: RequestMethod, etag: UnsafeRawBufferPointer? = nil, to out: inout [UInt8]
+        body: UnsafeRawBufferPointer, method: RequestMethod, etag: UnsafeRawBufferPointer? = nil, gzip: Bool = false,
+        to out: inout [UInt8]
     ) {
-        appendHead(status: .ok, contentLength: body.count, etag: etag, to: &out)
+        appendHead(status: .ok, contentLength: body.count, etag: etag, gzip: gzip, to: &out)
         if !method.omitsBody { out.append(contentsOf: body) }
     }
 
@@ -99,6 +106,7 @@ public enum Response {
         out.append(contentsOf: Self.etagPrefix)
         out.append(contentsOf: etag)
         out.append(contentsOf: Self.crlf)
+        out.append(contentsOf: Self.varyLine)
         out.append(contentsOf: Self.crlf)
     }
 
@@ -111,14 +119,7 @@ public enum Response {
         for element in elements { total += element.count }
         appendHead(status: .ok, contentLength: JSONArray.length(elementCount: elements.count, elementBytes: total), etag: etag, to: &out)
         guard !method.omitsBody else { return }
-        JSONArray.appendOpen(to: &out)
-        var first = true
-        for element in elements {
-            if !first { JSONArray.appendSeparator(to: &out) }
-            first = false
-            out.append(contentsOf: element)
-        }
-        JSONArray.appendClose(to: &out)
+        JSONArray.append(elements: elements, to: &out)
     }
 
     /// Appends a complete error response: `{"message":"..."}` with the error's status.
@@ -153,6 +154,8 @@ public enum Response {
     static let fixedHeaders = Array("Content-Type: \(contentType)\r\nAccess-Control-Allow-Origin: *\r\n".utf8)
     static let contentLengthPrefix = Array("Content-Length: ".utf8)
     static let etagPrefix = Array("ETag: ".utf8)
+    static let varyLine = Array("Vary: Accept-Encoding\r\n".utf8)
+    static let gzipLine = Array("Content-Encoding: gzip\r\n".utf8)
 }
 
 /// Joining pre-rendered JSON documents into an array.
@@ -165,6 +168,18 @@ public enum JSONArray {
     public static func appendOpen(to out: inout [UInt8]) { out.append(UInt8(ascii: "[")) }
     public static func appendSeparator(to out: inout [UInt8]) { out.append(UInt8(ascii: ",")) }
     public static func appendClose(to out: inout [UInt8]) { out.append(UInt8(ascii: "]")) }
+
+    /// Appends `[a,b,c]`.
+    public static func append<C: Collection<UnsafeRawBufferPointer>>(elements: C, to out: inout [UInt8]) {
+        appendOpen(to: &out)
+        var first = true
+        for element in elements {
+            if !first { appendSeparator(to: &out) }
+            first = false
+            out.append(contentsOf: element)
+        }
+        appendClose(to: &out)
+    }
 }
 
 /// `{"message":"..."}`.

@@ -37,6 +37,24 @@ enum Queries {
         name: "products_api_readiness",
         sql: "SELECT generation FROM catalog.product LIMIT 1")
 
+    /// The same lookups in `catalog.product_gzip`, the documents for clients that accept gzip
+    /// (each the gzip made at import or, where that is not smaller, the document itself).
+    /// Prepared the first time a gzip client asks, not with ``all``: a catalog imported by an
+    /// older products-import has no such view, and the API must keep serving it.
+    static let productGzip = Statement(
+        name: "products_api_product_gzip",
+        sql: "SELECT product_doc, generation FROM catalog.product_gzip WHERE id = $1::int4")
+
+    static let stylesGzip = Statement(
+        name: "products_api_styles_gzip",
+        sql: "SELECT styles_doc, generation FROM catalog.product_gzip WHERE id = $1::int4")
+
+    static let relatedGzip = Statement(
+        name: "products_api_related_gzip",
+        sql: "SELECT related_doc, generation FROM catalog.product_gzip WHERE id = $1::int4")
+
+    static let gzip = [productGzip, stylesGzip, relatedGzip]
+
     /// Everything to prepare on a new connection.
     static let all = [product, styles, related, list, readiness]
 }

@@ -1,6 +1,7 @@
 import SystemCalls
 import CSystemShims
 import FastCGI
+import Gzip
 import Logging
 import Postgres
 import ProductsAPI
@@ -115,6 +116,14 @@ public enum Worker {
     }
 }
 
+/// Whether a database connection can read the import's gzip documents (``Queries/gzip``).
+enum GzipCatalog {
+    case unknown
+    case prepared
+    /// The catalog has no `catalog.product_gzip`: look again after `until`.
+    case missing(until: ContinuousClock.Instant)
+}
+
 struct WorkerLoop {
     let configuration: WorkerConfiguration
     /// libfcgi's request state, lent each connection while its request is served.
@@ -137,6 +146,14 @@ struct WorkerLoop {
     var peekBuffer = [UInt8](repeating: 0, count: FastCGIRequestScan.peekLimit)
     /// The ETag of the response being built (``EntityTag``); reused like ``output``.
     var etag: [UInt8] = []
+    /// Whether ``connection`` has the gzip lookups prepared (``Queries/gzip``).
+    var gzipCatalog: GzipCatalog = .unknown
+    /// Compresses what the import did not (a list page; every document of a catalog imported
+    /// before `catalog.product_gzip` existed); made on first use.
+    var compressor: GzipCompressor?
+    /// A body being compressed; reused like ``output``.
+    var uncompressed: [UInt8] = []
+    var compressed: [UInt8] = []
     /// The pool's counters (`/_status`) and this worker's slot in them.
     let scoreboard: Scoreboard?
     var slot: ScoreboardSlot?

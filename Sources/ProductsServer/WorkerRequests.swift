@@ -1,6 +1,7 @@
 import SystemCalls
 import CSystemShims
 import FastCGI
+import Gzip
 import Logging
 import Postgres
 import ProductsAPI
@@ -202,6 +203,7 @@ extension WorkerLoop {
             try new.prepare(statement.name, statement.sql)
         }
         connection = new
+        gzipCatalog = .unknown
         if let lifetime = configuration.databaseLifetime {
             // Up to a fifth shorter at random: the pool's workers do not reconnect together.
             connectionExpiry = .now + lifetime - lifetime * Double.random(in: 0..<0.2)
@@ -214,11 +216,11 @@ extension WorkerLoop {
     private mutating func execute(_ route: Route, method: RequestMethod, on connection: Connection) throws(PostgresError) -> Bool {
         switch route {
         case .product(let id):
-            return try lookup(Queries.product, id: id, route: route, method: method, on: connection)
+            return try document(Queries.product, Queries.productGzip, id: id, route: route, method: method, on: connection)
         case .styles(let id):
-            return try lookup(Queries.styles, id: id, route: route, method: method, on: connection)
+            return try document(Queries.styles, Queries.stylesGzip, id: id, route: route, method: method, on: connection)
         case .related(let id):
-            return try lookup(Queries.related, id: id, route: route, method: method, on: connection)
+            return try document(Queries.related, Queries.relatedGzip, id: id, route: route, method: method, on: connection)
         case .live:
             Response.appendHealth(generation: nil, method: method, to: &output)
             return true
@@ -244,9 +246,18 @@ extension WorkerLoop {
             let rows = result.rowCount
             for row in 0..<rows where result.isNull(row: row, column: 0) { return false }
             // A page past the end has no row, hence no generation and no ETag.
-            let tagged = rows > 0 && setETag(from: result, route: route)
+            let gzip = rows > 0 && acceptsGzip
+            let tagged = rows > 0 && setETag(from: result, route: route, gzip: gzip)
             if tagged, answeredNotModified() { return true }
             let tag = etag
+            if gzip, tagged {
+                // A page joins `count` products' rows: its gzip cannot be made at import.
+                uncompressed.removeAll(keepingCapacity: true)
+                result.withColumn(0) { JSONArray.append(elements: $0, to: &uncompressed) }
+                let page = uncompressed
+                page.withUnsafeBytes { appendCompressed($0, method: method, etag: tag) }
+                return true
+            }
             result.withColumn(0) { documents in
                 tag.withUnsafeBytes { tag in
                     Response.appendOKArray(elements: documents, method: method, etag: tagged ? tag : nil, to: &output)
@@ -256,33 +267,123 @@ extension WorkerLoop {
         }
     }
 
+    /// The client accepts gzip: nginx's `PRODUCTS_GZIP` (snippets/fastcgi-params.conf), `1`
+    /// when the request's Accept-Encoding names gzip without `q=0`, and part of the cache key.
+    private var acceptsGzip: Bool {
+        request.withParam("PRODUCTS_GZIP") { $0?.count == 1 && $0?.first == UInt8(ascii: "1") }
+    }
+
+    /// A product, styles or related document. A client that accepts gzip gets the one made at
+    /// import (``Queries/gzip``); if the catalog has none (imported by an older importer), the
+    /// document compressed here.
+    private mutating func document(_ identity: Queries.Statement, _ gzipped: Queries.Statement, id: Int32, route: Route,
+                                   method: RequestMethod, on connection: Connection) throws(PostgresError) -> Bool {
+        guard acceptsGzip else { return try lookup(identity, id: id, route: route, method: method, on: connection) }
+        if try gzipStatementsReady(on: connection) {
+            do {
+                return try lookup(gzipped, id: id, route: route, method: method, on: connection, representation: .stored)
+            } catch where error.sqlState == SQLState.undefinedTable {
+                // The view went away under a prepared statement (an older importer's swap
+                // dropped the schema it pointed at): compress here until it is back.
+                gzipCatalogMissing(error)
+            }
+        }
+        return try lookup(identity, id: id, route: route, method: method, on: connection, representation: .compressHere)
+    }
+
+    /// Prepares the gzip lookups on this connection the first time they are needed; false
+    /// while the catalog has no `catalog.product_gzip` (asked again every 30 s).
+    private mutating func gzipStatementsReady(on connection: Connection) throws(PostgresError) -> Bool {
+        switch gzipCatalog {
+        case .prepared: return true
+        case .missing(let until) where ContinuousClock.now < until: return false
+        case .unknown, .missing: break
+        }
+        do {
+            for statement in Queries.gzip {
+                do {
+                    try connection.prepare(statement.name, statement.sql)
+                } catch where error.sqlState == SQLState.duplicatePreparedStatement {
+                    continue  // prepared before the view went away: still valid once it is back
+                }
+            }
+            if case .missing = gzipCatalog { logger.info("catalog.product_gzip is back: serving the gzip documents made at import") }
+            gzipCatalog = .prepared
+            return true
+        } catch where error.sqlState == SQLState.undefinedTable {
+            gzipCatalogMissing(error)
+            return false
+        }
+    }
+
+    private mutating func gzipCatalogMissing(_ error: PostgresError) {
+        if case .missing = gzipCatalog {} else {
+            logger.notice("the catalog has no gzip documents (catalog.product_gzip; imported by an older products-import?): compressing responses for gzip clients here until an import adds them")
+        }
+        gzipCatalog = .missing(until: .now + .seconds(30))
+    }
+
+    /// What a lookup's row is: the identity document; a `catalog.product_gzip` document (gzip
+    /// or, if that was not smaller, identity: the first bytes tell); or the identity document
+    /// to be compressed here.
+    enum Representation { case identity, stored, compressHere }
+
     /// One primary-key lookup; the id goes over the wire as a binary int4.
-    private mutating func lookup(_ statement: Queries.Statement, id: Int32, route: Route, method: RequestMethod, on connection: Connection) throws(PostgresError) -> Bool {
+    private mutating func lookup(_ statement: Queries.Statement, id: Int32, route: Route, method: RequestMethod,
+                                 on connection: Connection, representation: Representation = .identity) throws(PostgresError) -> Bool {
         let networkOrder = id.bigEndian
         let result = try withUnsafeBytes(of: networkOrder) { (raw) throws(PostgresError) -> QueryResult in
-            try connection.executePrepared(statement.name, parameter: raw.assumingMemoryBound(to: CChar.self))
+            try connection.executePrepared(statement.name, parameter: raw.assumingMemoryBound(to: CChar.self),
+                                           binaryResult: representation == .stored)
         }
         guard result.rowCount > 0 else {
             Response.append(error: .productNotFound(id), method: method, to: &output)
             return true
         }
         if result.isNull(row: 0, column: 0) { return false }
-        let tagged = setETag(from: result, route: route)
+        let gzip = switch representation {
+        case .identity: false
+        case .stored: result.withBytes(row: 0, column: 0) { Gzip.isGzip($0) }
+        case .compressHere: true
+        }
+        let tagged = setETag(from: result, route: route, gzip: gzip)
         if tagged, answeredNotModified() { return true }
         let tag = etag
+        if representation == .compressHere {
+            result.withBytes(row: 0, column: 0) { appendCompressed($0, method: method, etag: tag) }
+            return true
+        }
         tag.withUnsafeBytes { tag in
-            result.withBytes(row: 0, column: 0) { Response.appendOK(body: $0, method: method, etag: tagged ? tag : nil, to: &output) }
+            result.withBytes(row: 0, column: 0) {
+                Response.appendOK(body: $0, method: method, etag: tagged ? tag : nil, gzip: gzip, to: &output)
+            }
         }
         return true
     }
 
+    /// zlib's level for what the worker compresses itself: the fastest (the import's level 6
+    /// saves ~7 % more bytes at twice the CPU, docs/api.md "Compression"), and nginx caches
+    /// the result.
+    static let gzipLevel: Int32 = 1
+
+    /// Appends a 200 whose body is `body` compressed here, tagged `tag` (already the gzip one).
+    private mutating func appendCompressed(_ body: UnsafeRawBufferPointer, method: RequestMethod, etag tag: [UInt8]) {
+        if compressor == nil { compressor = GzipCompressor(level: Self.gzipLevel) }
+        compressed.removeAll(keepingCapacity: true)
+        compressor!.compress(body, appendingTo: &compressed)
+        let packed = compressed
+        tag.withUnsafeBytes { tag in
+            packed.withUnsafeBytes { Response.appendOK(body: $0, method: method, etag: tag, gzip: true, to: &output) }
+        }
+    }
+
     /// Renders the ETag of `route` in the generation of `result`'s first row into ``etag``.
     /// False (no ETag) when the row has no generation, which the importer's view rules out.
-    private mutating func setETag(from result: QueryResult, route: Route) -> Bool {
+    private mutating func setETag(from result: QueryResult, route: Route, gzip: Bool = false) -> Bool {
         etag.removeAll(keepingCapacity: true)
         guard !result.isNull(row: 0, column: 1) else { return false }
         result.withBytes(row: 0, column: 1) { generation in
-            EntityTag.append(generation: generation, route: route, to: &etag)
+            EntityTag.append(generation: generation, route: route, gzip: gzip, to: &etag)
             slot?.servedGeneration(generation)
         }
         return true
