@@ -19,9 +19,33 @@ import ProductsAPI
         let tag = Array(#""20261201_184512_4711_1x9k2q-s42""#.utf8)
         let ok = render { out in tag.withUnsafeBytes { Response.appendHead(status: .ok, contentLength: 3, etag: $0, to: &out) } }
         let policy = CachePolicy.headerValue(forETag: #""20261201_184512_4711_1x9k2q-s42""#)
-        #expect(ok.contains("\r\nCache-Control: \(policy)\r\nETag: \"20261201_184512_4711_1x9k2q-s42\"\r\nContent-Length: 3\r\n\r\n"))
+        #expect(ok.contains("\r\nCache-Control: \(policy)\r\nETag: \"20261201_184512_4711_1x9k2q-s42\"\r\nVary: Accept-Encoding\r\nContent-Length: 3\r\n\r\n"))
         let notModified = render { out in tag.withUnsafeBytes { Response.appendNotModified(etag: $0, to: &out) } }
-        #expect(notModified == "Status: 304 Not Modified\r\nAccess-Control-Allow-Origin: *\r\nCache-Control: \(policy)\r\nETag: \"20261201_184512_4711_1x9k2q-s42\"\r\n\r\n")
+        #expect(notModified == "Status: 304 Not Modified\r\nAccess-Control-Allow-Origin: *\r\nCache-Control: \(policy)\r\nETag: \"20261201_184512_4711_1x9k2q-s42\"\r\nVary: Accept-Encoding\r\n\r\n")
+    }
+
+    @Test func gzipRepresentation() {
+        let tag = Array(EntityTag.string(generation: "20261201_184512_4711_1x9k2q", route: .styles(id: 42), gzip: true).utf8)
+        #expect(String(decoding: tag, as: UTF8.self) == #""20261201_184512_4711_1x9k2q-s42-gzip""#)
+        let body: [UInt8] = [0x1f, 0x8b, 8, 0]
+        let ok = render { out in
+            tag.withUnsafeBytes { tag in body.withUnsafeBytes { Response.appendOK(body: $0, method: .get, etag: tag, gzip: true, to: &out) } }
+        }
+        #expect(ok.contains("ETag: \"20261201_184512_4711_1x9k2q-s42-gzip\"\r\nVary: Accept-Encoding\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\n"))
+        var bytes: [UInt8] = []
+        tag.withUnsafeBytes { tag in body.withUnsafeBytes { Response.appendOK(body: $0, method: .get, etag: tag, gzip: true, to: &bytes) } }
+        #expect(Array(bytes.suffix(4)) == body)
+        let head = render { out in
+            tag.withUnsafeBytes { tag in body.withUnsafeBytes { Response.appendOK(body: $0, method: .head, etag: tag, gzip: true, to: &out) } }
+        }
+        #expect(head.hasSuffix("Content-Encoding: gzip\r\nContent-Length: 4\r\n\r\n"))
+        // The identity tag does not match the gzip one, the gzip tag matches itself (weakly too).
+        let identity = Array(EntityTag.string(generation: "20261201_184512_4711_1x9k2q", route: .styles(id: 42)).utf8)
+        for (field, matches) in [(#""20261201_184512_4711_1x9k2q-s42""#, false), (#"W/"20261201_184512_4711_1x9k2q-s42-gzip""#, true)] {
+            let got = Array(field.utf8).withUnsafeBytes { f in tag.withUnsafeBytes { EntityTag.matches(ifNoneMatch: f, etag: $0) } }
+            #expect(got == matches, "\(field)")
+        }
+        #expect(identity != tag)
     }
 
     /// Issue 22, expiry waves: each key's max-age is 40–60 s by its ETag, the same on every
