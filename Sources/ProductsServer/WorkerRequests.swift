@@ -361,9 +361,8 @@ extension WorkerLoop {
         return true
     }
 
-    /// zlib's level for what the worker compresses itself: the fastest (the import's level 6
-    /// saves ~7 % more bytes at twice the CPU, docs/api.md "Compression"), and nginx caches
-    /// the result.
+    /// zlib's level for what the worker compresses itself, per cache miss: the fastest (the
+    /// import's level 6 saves ~7 % more bytes at ~1.5x the CPU, `Deploy/bench/compression`).
     static let gzipLevel: Int32 = 1
 
     /// Appends a 200 whose body is `body` compressed here, tagged `tag` (already the gzip one).
