@@ -337,6 +337,8 @@ public enum WorkerEvent: Int, CaseIterable, Sendable {
     case connectionsEvicted
     /// Connections dropped because their request stayed incomplete (``WorkerLoop/partialTimeout``).
     case incompleteRequestsDropped
+    /// Requests answered 503 without a query: they had waited longer than --max-queue-time.
+    case shedQueueTime
 
     public var label: String {
         switch self {
@@ -347,6 +349,7 @@ public enum WorkerEvent: Int, CaseIterable, Sendable {
         case .connectionsAccepted: "fastcgi_connections_accepted"
         case .connectionsEvicted: "fastcgi_connections_evicted"
         case .incompleteRequestsDropped: "fastcgi_incomplete_requests_dropped"
+        case .shedQueueTime: "requests_shed_queue_time"
         }
     }
 }

@@ -230,6 +230,7 @@ extension WorkerEvent {
         case .connectionsAccepted: "FastCGI connections accepted from nginx."
         case .connectionsEvicted: "Idle kept FastCGI connections closed to make room for a new one."
         case .incompleteRequestsDropped: "FastCGI connections closed because their request stayed incomplete for 1 s."
+        case .shedQueueTime: "Requests answered 503 at once because they had waited longer than --max-queue-time (overload)."
         }
     }
 }

@@ -43,6 +43,11 @@ public struct WorkerConfiguration: Sendable {
     /// The master's ``Scoreboard`` (fd 3 under the master); nil: requests are not counted and
     /// `/_status` is 404 (a worker started by hand or by spawn-fcgi).
     public var scoreboardDescriptor: Int32?
+    /// A catalog request that waited longer than this between nginx handing it upstream
+    /// (`REQUEST_START`, nginx's `$msec`) and this worker reading it is answered 503 at once,
+    /// without a query (``WorkerLoop/queueTime()``); nil: never. See docs/reliability.md
+    /// ("Overload").
+    public var maxQueueTime: Duration?
 
     public init(
         database: String,
@@ -52,7 +57,8 @@ public struct WorkerConfiguration: Sendable {
         listeningSocket: Int32 = 0,
         keptConnections: Int = 0,
         databaseLifetime: Duration? = nil,
-        scoreboardDescriptor: Int32? = nil
+        scoreboardDescriptor: Int32? = nil,
+        maxQueueTime: Duration? = nil
     ) {
         self.database = database
         self.applicationName = applicationName
@@ -62,6 +68,7 @@ public struct WorkerConfiguration: Sendable {
         self.keptConnections = keptConnections
         self.databaseLifetime = databaseLifetime
         self.scoreboardDescriptor = scoreboardDescriptor
+        self.maxQueueTime = maxQueueTime
     }
 }
 
@@ -151,6 +158,9 @@ struct WorkerLoop {
     /// Compresses what the import did not (a list page; every document of a catalog imported
     /// before `catalog.product_gzip` existed); made on first use.
     var compressor: GzipCompressor?
+    /// The queue time was implausible (clocks of nginx's host and this one disagree): said
+    /// once in the log, not per request.
+    var clockWarningLogged = false
     /// A body being compressed; reused like ``output``.
     var uncompressed: [UInt8] = []
     var compressed: [UInt8] = []

@@ -92,6 +92,14 @@ extension WorkerLoop {
             Response.appendOKArray(elements: EmptyCollection<UnsafeRawBufferPointer>(), method: method, to: &output)
             return
         }
+        if route != .ready, let budget = configuration.maxQueueTime, let waited = queueTime(), waited > budget {
+            // Overload: by now the client has waited most of what it will. A query would make
+            // the next requests wait longer still; a 503 costs microseconds (nginx adds
+            // Retry-After, or serves the expired cached copy).
+            slot?.count(.shedQueueTime)
+            Response.append(error: .serviceUnavailable, method: method, to: &output)
+            return
+        }
         var action = link.requestStarted(now: .now)
         while true {
             switch action {
@@ -265,6 +273,51 @@ extension WorkerLoop {
             }
             return true
         }
+    }
+
+    /// How long the request waited between nginx handing it upstream (`REQUEST_START`, nginx's
+    /// `$msec`: Unix seconds with milliseconds, snippets/fastcgi-params.conf) and now: in the
+    /// kept connection's socket buffer or the listen queue while every worker was busy. nil
+    /// without the parameter, or when the two clocks disagree by more than 10 s (nginx on
+    /// another host without a synchronized clock: shedding on it would refuse everything, so
+    /// it is skipped, and said once in the log).
+    mutating func queueTime() -> Duration? {
+        let started: Duration? = request.withParam("REQUEST_START") { value in
+            guard let value else { return nil }
+            var seconds: Int64 = 0, millis: Int64 = 0, digits = 0, fraction = false
+            for byte in value {
+                if byte == UInt8(ascii: ".") {
+                    guard !fraction else { return nil }
+                    fraction = true
+                } else if byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
+                    let digit = Int64(byte - UInt8(ascii: "0"))
+                    if fraction {
+                        guard digits < 3 else { continue }
+                        millis = millis * 10 + digit
+                        digits += 1
+                    } else {
+                        guard seconds < Int64.max / 100 else { return nil }
+                        seconds = seconds * 10 + digit
+                    }
+                } else {
+                    return nil
+                }
+            }
+            while digits < 3 { millis *= 10; digits += 1 }
+            return .seconds(seconds) + .milliseconds(millis)
+        }
+        guard let started else { return nil }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let waited = Duration.seconds(Int64(now.tv_sec)) + .nanoseconds(Int64(now.tv_nsec)) - started
+        guard waited < .seconds(10), waited > .seconds(-10) else {
+            if !clockWarningLogged {
+                logger.warning("REQUEST_START is \(waited) from this host's clock: is nginx's host on another clock? Queue-time shedding (--max-queue-time) stays off while they disagree by more than 10 s")
+            }
+            clockWarningLogged = true
+            return nil
+        }
+        return max(waited, .zero)
     }
 
     /// The client accepts gzip: nginx's `PRODUCTS_GZIP` (snippets/fastcgi-params.conf), `1`

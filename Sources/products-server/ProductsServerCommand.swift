@@ -126,6 +126,12 @@ struct ProductsServerCommand: ParsableCommand {
         valueName: "seconds"))
     var databaseLifetime: Double = 0
 
+    @Option(help: ArgumentHelp(
+        "Answer 503 at once, without a query, to a catalog request that waited longer than this (seconds; 0: never).",
+        discussion: "The wait is from nginx handing the request upstream (REQUEST_START, nginx's $msec) to a worker reading it: time spent queued while every worker was busy. Past capacity, serving such a request only makes the next ones wait longer (its client has used most of its patience); refusing it costs microseconds, so the queue drains and the requests that are served stay within their clients' timeouts (nginx adds Retry-After, or serves the expired cached copy). The hosts' clocks must agree (timesyncd or chrony); when nginx's and this host's differ by more than 10 s the check is skipped and a warning logged. Health checks are never refused. Measured in docs/performance.md (\"Real traffic\").",
+        valueName: "seconds"))
+    var maxQueueTime: Double = 0.5
+
     @Flag(inversion: .prefixedNo, help: ArgumentHelp(
         "Count requests in shared memory and answer /_status (text; ?openmetrics for Prometheus).",
         discussion: "The master maps one block of counters per worker (a memfd, passed to each worker as fd 3); a worker updates only its own, without a lock, and whichever worker nginx sends /_status to sums them: workers alive and busy, requests by route and status, a duration histogram, database reconnects, the catalog generation each worker serves, worker restarts, the listen queue. --no-status turns it off (to measure its cost: docs/reliability.md)."))
@@ -158,6 +164,7 @@ struct ProductsServerCommand: ParsableCommand {
         }
         guard maxRespawnDelay >= respawnDelay else { throw ValidationError("--max-respawn-delay must be at least --respawn-delay") }
         if let crashTolerance, crashTolerance < 0 { throw ValidationError("--crash-tolerance must be >= 0") }
+        guard maxQueueTime >= 0, maxQueueTime <= 60 else { throw ValidationError("--max-queue-time must be 0 (off) to 60 seconds") }
         guard databaseLifetime == 0 || (databaseLifetime >= 1 && databaseLifetime.isFinite) else {
             throw ValidationError("--database-lifetime must be 0 (off) or at least 1 second")
         }
@@ -185,7 +192,8 @@ struct ProductsServerCommand: ParsableCommand {
             Worker.run(WorkerConfiguration(database: conninfo, applicationName: "products-server",
                                            keptConnections: keptConnections,
                                            databaseLifetime: databaseLifetime > 0 ? .seconds(databaseLifetime) : nil,
-                                           scoreboardDescriptor: scoreboardFd),
+                                           scoreboardDescriptor: scoreboardFd,
+                                           maxQueueTime: maxQueueTime > 0 ? .milliseconds(Int64(maxQueueTime * 1000)) : nil),
                        logger: logger)
         }
 
@@ -199,7 +207,7 @@ struct ProductsServerCommand: ParsableCommand {
             gracefulTimeout: .seconds(gracefulTimeout),
             pidFile: pidFile,
             workerArguments: ["--worker", "--log-level", logLevel, "--kept-connections", String(keptConnections),
-                                "--database-lifetime", String(databaseLifetime)],
+                                "--database-lifetime", String(databaseLifetime), "--max-queue-time", String(maxQueueTime)],
             workerEnvironment: ["PRODUCTS_DATABASE": conninfo],
             runAs: try runAs(),
             scoreboard: status)

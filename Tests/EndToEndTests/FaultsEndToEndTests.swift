@@ -136,6 +136,43 @@ struct FaultsEndToEndTests {
         #expect(try c.readResponse().hasPrefix("Status: 200"))
     }
 
+    /// Issue 22, overload: a catalog request that waited longer than --max-queue-time (here
+    /// the default 0.5 s) since nginx handed it upstream gets a 503 at once, without a query
+    /// (the table is locked: a query would hang); health checks are never refused; a fresh
+    /// request, a missing or malformed REQUEST_START, or clocks 10 s apart are served as usual.
+    @Test func requestsThatWaitedTooLongAreRefusedAtOnce() throws {
+        let stack = ProductsStack.launch(name: "shed", data: .atelierHead, cache: false, workers: 1, cluster: TestCluster.shared)
+        defer { stack.stop() }
+        func ask(_ path: String, start: String?) throws -> String {
+            let client = try FastCGIClient(unixPath: stack.socketPath)
+            try client.send(FastCGIClient.get(path, keepConnection: false, params: start.map { [("REQUEST_START", $0)] } ?? []))
+            return try client.readResponse()
+        }
+        let now = Date().timeIntervalSince1970
+        #expect(try ask("/products/1", start: String(format: "%.3f", now)).hasPrefix("Status: 200"))
+        let admin = try Connection(conninfo: stack.cluster.conninfo(database: stack.database))
+        try admin.execute("BEGIN")
+        try admin.execute("LOCK TABLE catalog.product IN ACCESS EXCLUSIVE MODE")
+        let started = Date()
+        let late = try ask("/products/2/styles", start: String(format: "%.3f", Date().timeIntervalSince1970 - 0.8))
+        #expect(late.hasPrefix("Status: 503"), "\(late.prefix(80))")
+        #expect(late.contains("Cache-Control: no-store"))
+        #expect(Date().timeIntervalSince(started) < 0.5, "the refusal took \(Date().timeIntervalSince(started)) s")
+        let related = try ask("/products/3/related", start: String(format: "%.1f", Date().timeIntervalSince1970 - 3))
+        #expect(related.hasPrefix("Status: 503"), "\(related.prefix(80))")
+        #expect(try ask("/_health/live", start: String(format: "%.3f", Date().timeIntervalSince1970 - 5)).hasPrefix("Status: 200"))
+        try admin.execute("COMMIT")
+        // Served as usual: in time, no parameter, garbage, a clock 30 s behind or ahead.
+        for start in [String(format: "%.3f", Date().timeIntervalSince1970), nil, "soon", "12.3.4",
+                      String(format: "%.3f", Date().timeIntervalSince1970 - 30), String(format: "%.3f", Date().timeIntervalSince1970 + 30)] {
+            #expect(try ask("/products/1", start: start).hasPrefix("Status: 200"), "REQUEST_START \(start ?? "none")")
+        }
+        #expect(stack.serverLog().contains("Queue-time shedding (--max-queue-time) stays off"))
+        let status = try HTTP.request(port: stack.port, "GET", "/_status")
+        let shed = String(decoding: status.body, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("requests shed queue time:") }
+        #expect(shed?.split(separator: " ").last == "2", "\(shed ?? "no line")")
+    }
+
     /// Issue 13: connections that send part of a FastCGI record header and then hold still,
     /// more of them than there are workers, and renewed while the test runs. Requests through
     /// nginx must keep getting answers at once; the worker drops such connections.

@@ -38,13 +38,13 @@ public final class FastCGIClient {
 
     /// The records of one GET (BEGIN_REQUEST, PARAMS, empty PARAMS, empty STDIN), with the
     /// keep-connection flag as nginx's `fastcgi_keep_conn on` sets it.
-    public static func get(_ path: String, keepConnection: Bool) -> [UInt8] {
+    public static func get(_ path: String, keepConnection: Bool, params extra: [(String, String)] = []) -> [UInt8] {
         func record(_ type: UInt8, _ content: [UInt8]) -> [UInt8] {
             [1, type, 0, 1, UInt8(content.count >> 8), UInt8(content.count & 0xff), 0, 0] + content
         }
         var params: [UInt8] = []
         for (name, value) in [("REQUEST_METHOD", "GET"), ("REQUEST_URI", path), ("DOCUMENT_URI", path),
-                              ("SCRIPT_NAME", path), ("QUERY_STRING", "")] {
+                              ("SCRIPT_NAME", path), ("QUERY_STRING", "")] + extra {
             params += [UInt8(name.utf8.count), UInt8(value.utf8.count)] + Array(name.utf8) + Array(value.utf8)
         }
         return record(1, [0, 1, keepConnection ? 1 : 0, 0, 0, 0, 0, 0]) + record(4, params) + record(4, []) + record(5, [])
