@@ -48,7 +48,8 @@ struct BuildPhase {
 
         phase = monotonicNanos()
         try control.execute(CatalogSQL.createGzipTable(schema))
-        _ = try GzipPhase(session: session, schema: schema).run(parts: parts.map { ($0.from, $0.to, $0.label) })
+        let counts = zip(parts.map(\.rankOffset), parts.dropFirst().map(\.rankOffset) + [products]).map { $1 - $0 }
+        _ = try GzipPhase(session: session, schema: schema).run(parts: zip(parts, counts).map { ($0.from, $0.to, $1, $0.label) })
         phases.append(PhaseTiming(name: "gzip documents", seconds: elapsed(since: phase)))
 
         phase = monotonicNanos()

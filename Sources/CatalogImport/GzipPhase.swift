@@ -26,12 +26,13 @@ struct GzipPhase {
         var storedBytes = 0
     }
 
-    func run(parts: [(from: Int?, to: Int?, label: String)]) throws -> Totals {
+    /// `parts`: the id ranges of BuildPhase, each with its number of products (for progress).
+    func run(parts: [(from: Int?, to: Int?, count: Int, label: String)]) throws -> Totals {
         try session.checkCancelled()
         let totals = Mutex(Totals())
         try runOnThreads(width: session.options.jobs, parts.map { part in
             { @Sendable [self] in
-                let mine = try compress(from: part.from, to: part.to, label: part.label)
+                let mine = try compress(from: part.from, to: part.to, count: part.count, label: part.label)
                 totals.withLock {
                     $0.products += mine.products
                     $0.documents += mine.documents
@@ -46,7 +47,7 @@ struct GzipPhase {
         return sum
     }
 
-    private func compress(from: Int?, to: Int?, label: String) throws -> Totals {
+    private func compress(from: Int?, to: Int?, count: Int, label: String) throws -> Totals {
         let start = monotonicNanos()
         let source = try session.connect()
         try source.execute(CatalogSQL.buildSessionSettings + CatalogSQL.productPlanSettings)
@@ -90,7 +91,16 @@ struct GzipPhase {
                     }
                     try writer.write(row.bytes)
                     totals.products += 1
-                    if totals.products % 50_000 == 0 { try session.checkCancelled() }
+                    if totals.products % 50_000 == 0 {
+                        try session.checkCancelled()
+                        // Progress on a terminal: ~10 lines per part.
+                        if session.options.showProgress, totals.products % max(50_000, count / 10 / 50_000 * 50_000) == 0 {
+                            let seconds = elapsed(since: start)
+                            let rate = Double(totals.identityBytes) / 1e6 / max(seconds, 0.001)
+                            let left = Double(count - totals.products) / Double(totals.products) * seconds
+                            session.logger.info("gzip documents \(label): \(totals.products) of \(count) products, \(fixed(rate, 0)) MB/s, ETA \(fixed(max(left, 0), 0)) s")
+                        }
+                    }
                 }
             }
             guard reader.finished else { throw ImportError.database("gzip phase: the COPY of \(schema).product ended early") }

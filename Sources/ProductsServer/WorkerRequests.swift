@@ -403,7 +403,7 @@ extension WorkerLoop {
         if tagged, answeredNotModified() { return true }
         let tag = etag
         if representation == .compressHere {
-            result.withBytes(row: 0, column: 0) { appendCompressed($0, method: method, etag: tag) }
+            result.withBytes(row: 0, column: 0) { appendCompressed($0, method: method, etag: tagged ? tag : nil) }
             return true
         }
         tag.withUnsafeBytes { tag in
@@ -418,14 +418,16 @@ extension WorkerLoop {
     /// import's level 6 saves ~7 % more bytes at ~1.5x the CPU, `Deploy/bench/compression`).
     static let gzipLevel: Int32 = 1
 
-    /// Appends a 200 whose body is `body` compressed here, tagged `tag` (already the gzip one).
-    private mutating func appendCompressed(_ body: UnsafeRawBufferPointer, method: RequestMethod, etag tag: [UInt8]) {
+    /// Appends a 200 whose body is `body` compressed here, tagged `tag` (already the gzip one;
+    /// nil: untagged).
+    private mutating func appendCompressed(_ body: UnsafeRawBufferPointer, method: RequestMethod, etag tag: [UInt8]?) {
         if compressor == nil { compressor = GzipCompressor(level: Self.gzipLevel) }
         compressed.removeAll(keepingCapacity: true)
         compressor!.compress(body, appendingTo: &compressed)
         let packed = compressed
-        tag.withUnsafeBytes { tag in
-            packed.withUnsafeBytes { Response.appendOK(body: $0, method: method, etag: tag, gzip: true, to: &output) }
+        packed.withUnsafeBytes { body in
+            guard let tag else { return Response.appendOK(body: body, method: method, gzip: true, to: &output) }
+            tag.withUnsafeBytes { Response.appendOK(body: body, method: method, etag: $0, gzip: true, to: &output) }
         }
     }
 
