@@ -161,6 +161,9 @@ struct WorkerLoop {
     /// The queue time was implausible (clocks of nginx's host and this one disagree): said
     /// once in the log, not per request.
     var clockWarningLogged = false
+    /// Since when every request read has waited longer than --max-queue-time (nil: the last
+    /// one did not).
+    var lateSince: ContinuousClock.Instant?
     /// A body being compressed; reused like ``output``.
     var uncompressed: [UInt8] = []
     var compressed: [UInt8] = []

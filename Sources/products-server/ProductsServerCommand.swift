@@ -127,8 +127,8 @@ struct ProductsServerCommand: ParsableCommand {
     var databaseLifetime: Double = 0
 
     @Option(help: ArgumentHelp(
-        "Answer 503 at once, without a query, to a catalog request that waited longer than this (seconds; 0: never).",
-        discussion: "The wait is from nginx handing the request upstream (REQUEST_START, nginx's $msec) to a worker reading it: time spent queued while every worker was busy. Past capacity, serving such a request only makes the next ones wait longer (its client has used most of its patience); refusing it costs microseconds, so the queue drains and the requests that are served stay within their clients' timeouts (nginx adds Retry-After, or serves the expired cached copy). The hosts' clocks must agree (timesyncd or chrony); when nginx's and this host's differ by more than 10 s the check is skipped and a warning logged. Health checks are never refused. Measured in docs/performance.md (\"Real traffic\").",
+        "Answer 503 at once, without a query, to catalog requests that waited longer than this, once every request a worker read for 200 ms did (seconds; 0: never).",
+        discussion: "The wait is from nginx handing the request upstream (REQUEST_START, nginx's $msec) to a worker reading it: time spent queued while every worker was busy. A lone late request is served (nginx keeps REQUEST_START when it retries a request on another app host); a standing queue of them is not. Past capacity, serving such a request only makes the next ones wait longer (its client has used most of its patience); refusing it costs microseconds, so the queue drains and the requests that are served stay within their clients' timeouts (nginx adds Retry-After, or serves the expired cached copy). The hosts' clocks must agree (timesyncd or chrony); when nginx's and this host's differ by more than 10 s the check is skipped and a warning logged. Health checks are never refused. Measured in docs/performance.md (\"Real traffic\").",
         valueName: "seconds"))
     var maxQueueTime: Double = 0.5
 
