@@ -14,17 +14,14 @@ enum Queries {
         let sql: String
     }
 
-    static let product = Statement(
-        name: "products_api_product",
-        sql: "SELECT product_doc, generation FROM catalog.product WHERE id = $1::int4")
+    /// One document of one product: `column` of `view`, with the row's generation.
+    private static func lookup(_ name: String, _ column: String, in view: String) -> Statement {
+        Statement(name: name, sql: "SELECT \(column), generation FROM \(view) WHERE id = $1::int4")
+    }
 
-    static let styles = Statement(
-        name: "products_api_styles",
-        sql: "SELECT styles_doc, generation FROM catalog.product WHERE id = $1::int4")
-
-    static let related = Statement(
-        name: "products_api_related",
-        sql: "SELECT related_doc, generation FROM catalog.product WHERE id = $1::int4")
+    static let product = lookup("products_api_product", "product_doc", in: "catalog.product")
+    static let styles = lookup("products_api_styles", "styles_doc", in: "catalog.product")
+    static let related = lookup("products_api_related", "related_doc", in: "catalog.product")
 
     /// `rank` is dense (1...N in id order) and indexed: page N is an index range scan, the
     /// same cost as page 1 (no OFFSET).
@@ -41,17 +38,9 @@ enum Queries {
     /// (each the gzip made at import or, where that is not smaller, the document itself).
     /// Prepared the first time a gzip client asks, not with ``all``: a catalog imported by an
     /// older products-import has no such view, and the API must keep serving it.
-    static let productGzip = Statement(
-        name: "products_api_product_gzip",
-        sql: "SELECT product_doc, generation FROM catalog.product_gzip WHERE id = $1::int4")
-
-    static let stylesGzip = Statement(
-        name: "products_api_styles_gzip",
-        sql: "SELECT styles_doc, generation FROM catalog.product_gzip WHERE id = $1::int4")
-
-    static let relatedGzip = Statement(
-        name: "products_api_related_gzip",
-        sql: "SELECT related_doc, generation FROM catalog.product_gzip WHERE id = $1::int4")
+    static let productGzip = lookup("products_api_product_gzip", "product_doc", in: "catalog.product_gzip")
+    static let stylesGzip = lookup("products_api_styles_gzip", "styles_doc", in: "catalog.product_gzip")
+    static let relatedGzip = lookup("products_api_related_gzip", "related_doc", in: "catalog.product_gzip")
 
     static let gzip = [productGzip, stylesGzip, relatedGzip]
 
