@@ -251,15 +251,20 @@ enum CatalogSQL {
         """
     }
 
+    /// `from <= column < to` as SQL (nil: that side unbounded; `true` when both are).
+    static func idRange(_ column: String, from: Int?, to: Int?) -> String {
+        var range: [String] = []
+        if let from { range.append("\(column) >= \(from)") }
+        if let to { range.append("\(column) < \(to)") }
+        return range.isEmpty ? "true" : range.joined(separator: " AND ")
+    }
+
     /// The documents of the products with `from <= id < to`, in id order, for the gzip phase
     /// (binary COPY: the text as it is, no escaping).
     static func copyDocuments(_ s: String, from: Int?, to: Int?) -> String {
-        var range: [String] = []
-        if let from { range.append("id >= \(from)") }
-        if let to { range.append("id < \(to)") }
-        return """
+        """
             COPY (SELECT id, product_doc, styles_doc, related_doc FROM \(s).product
-                  WHERE \(range.isEmpty ? "true" : range.joined(separator: " AND ")) ORDER BY id)
+                  WHERE \(idRange("id", from: from, to: to)) ORDER BY id)
             TO STDOUT (FORMAT binary)
             """
     }
@@ -290,10 +295,7 @@ enum CatalogSQL {
     /// this is written for: merge joins of four indexes in product id order (pinned by
     /// `productPlanSettings`).
     static func insertProducts(_ s: String, _ shape: Shape, from: Int?, to: Int?, rankOffset: Int) -> String {
-        var range: [String] = []
-        if let from { range.append("p.id >= \(from)") }
-        if let to { range.append("p.id < \(to)") }
-        return """
+        """
             INSERT INTO \(s).product (id, rank, list_doc, product_doc, styles_doc, related_doc)
             SELECT p.id,
                    \(rankOffset) + row_number() OVER (ORDER BY p.id),
@@ -305,7 +307,7 @@ enum CatalogSQL {
             LEFT JOIN \(shape.table(s, .features)) f ON f.product_id = p.id
             LEFT JOIN \(shape.table(s, .related)) r ON r.product_id = p.id
             LEFT JOIN \(s).product_styles ps ON ps.product_id = p.id
-            WHERE \(range.isEmpty ? "true" : range.joined(separator: " AND "));
+            WHERE \(idRange("p.id", from: from, to: to));
             """
     }
 

@@ -2,9 +2,10 @@
 /// Format"): a header, then per row a 16-bit field count and per field a 32-bit length (-1:
 /// NULL) and the value in the type's binary form (`text` and `bytea`: the bytes as they are;
 /// `int4`: 4 bytes, network order), then a 16-bit -1. (The importer writes the format with
-/// CatalogImport's `BinaryCopy`.)
+/// CatalogImport's `BinaryCopy`, which takes ``signature`` from here.)
 public enum BinaryCopyFormat {
-    static let signature: [UInt8] = Array("PGCOPY\n".utf8) + [0xFF, 0x0D, 0x0A, 0x00]
+    /// `PGCOPY\n\377\r\n\0`, the first 11 bytes of the format (the importer writes it too).
+    public static let signature: [UInt8] = Array("PGCOPY\n".utf8) + [0xFF, 0x0D, 0x0A, 0x00]
 
     /// An `int4` field's value.
     public static func int4(_ field: UnsafeRawBufferPointer) -> Int32? {
