@@ -420,7 +420,7 @@ final class EventLoopWorker {
                 stats.lastCompletion = max(stats.lastCompletion, now)
             }
         } else {
-            finish(request, outcome: .response(status: head.status, cache: head.cacheStatus), now: now)
+            finish(request, outcome: .response(status: head.status, cache: head.cacheStatus), now: now, sentAt: c.sentAt)
         }
         c.served += 1
         if closed || leftover || !head.keepAlive || c.served >= (config.requestsPerConnection ?? .max) {
@@ -434,13 +434,14 @@ final class EventLoopWorker {
         idle.append(index)
     }
 
-    private func finish(_ request: PlannedRequest, outcome: Outcome, now: UInt64) {
+    private func finish(_ request: PlannedRequest, outcome: Outcome, now: UInt64, sentAt: UInt64? = nil) {
         var success = false
         if case .response(let status, _) = outcome {
             success = (200..<300).contains(status) || (config.allow404 && status == 404)
         }
         if request.measured {
-            stats.record(route: request.route, due: request.due, now: now, outcome: outcome, allow404: config.allow404)
+            stats.record(route: request.route, due: request.due, now: now, outcome: outcome, allow404: config.allow404,
+                         sentAt: sentAt)
         }
         config.counters.completed.add(1, ordering: .relaxed)
         if !success { config.counters.failed.add(1, ordering: .relaxed) }

@@ -129,6 +129,8 @@ public struct LoadReport: Codable, Sendable {
     public var latencyUs: Latency
     /// The 5xx answers' latency (nil when there were none): how fast the server refuses.
     public var refusedLatencyUs: Latency?
+    /// The same answers from the request's first write (without the generator's lateness).
+    public var refusedServiceLatencyUs: Latency?
     public var errors: Errors
     /// Responses per HTTP status ("0" = a status outside 100…599).
     public var statusCounts: [String: Int]
@@ -210,6 +212,7 @@ public struct LoadReport: Codable, Sendable {
         okRps = windowS > 0 ? (Double(s.ok) / windowS * 10).rounded() / 10 : 0
         latencyUs = Latency(s.latency)
         refusedLatencyUs = s.refusedLatency.totalCount > 0 ? Latency(s.refusedLatency) : nil
+        refusedServiceLatencyUs = s.refusedServiceLatency.totalCount > 0 ? Latency(s.refusedServiceLatency) : nil
         errors = Errors(total: s.errors, rate: s.scheduled > 0 ? Double(s.errors) / Double(s.scheduled) : 0,
                         http: s.httpErrors, timeouts: s.timeouts, socket: s.socketErrors,
                         connectFailures: s.connectErrors, retries: s.retries)
@@ -270,6 +273,7 @@ public struct LoadReport: Codable, Sendable {
         line("achieved", "\(Self.number(achievedRps)) req/s answered (\(Self.number(okRps)) ok in time) over \(Self.seconds(windowS))")
         line("latency", Self.latencyText(latencyUs) + "   (from the scheduled send time)")
         if let refusedLatencyUs { line("5xx latency", Self.latencyText(refusedLatencyUs)) }
+        if let refusedServiceLatencyUs { line("5xx service", Self.latencyText(refusedServiceLatencyUs) + "   (from the first write)") }
         let errorPercent = String(format: "%.3f%%", errors.rate * 100)
         line("errors", "\(errors.total) (\(errorPercent)): http \(errors.http), timeouts \(errors.timeouts), socket \(errors.socket)"
              + (errors.connectFailures > 0 ? "; failed connects \(errors.connectFailures)" : "")

@@ -80,6 +80,9 @@ public struct RunStatistics: Sendable {
     /// Answers with a 5xx status (a server refusing load: 503 past its bound), from the
     /// scheduled time: how fast a refusal comes. Also part of `latency`.
     public var refusedLatency = LatencyHistogram.latency()
+    /// The 5xx answers' time from the request's first write to its answer: how fast the server
+    /// refused, without the generator's own lateness (which `refusedLatency` includes).
+    public var refusedServiceLatency = LatencyHistogram.latency()
 
     /// Requests scheduled in the measured window.
     public var scheduled = 0
@@ -128,7 +131,8 @@ public struct RunStatistics: Sendable {
 
     /// Counts one measured request's end. Returns whether it succeeded.
     @discardableResult
-    public mutating func record(route: Route, due: UInt64, now: UInt64, outcome: Outcome, allow404: Bool) -> Bool {
+    public mutating func record(route: Route, due: UInt64, now: UInt64, outcome: Outcome, allow404: Bool,
+                                sentAt: UInt64? = nil) -> Bool {
         let elapsed = now > due ? now - due : 0
         var success = false
         switch outcome {
@@ -143,7 +147,10 @@ public struct RunStatistics: Sendable {
             series[b].record(nanoseconds: elapsed)
             latency.recordNanoseconds(elapsed)
             routeLatency[route.rawValue].recordNanoseconds(elapsed)
-            if status >= 500 && status < 600 { refusedLatency.recordNanoseconds(elapsed) }
+            if status >= 500 && status < 600 {
+                refusedLatency.recordNanoseconds(elapsed)
+                if let sentAt { refusedServiceLatency.recordNanoseconds(now > sentAt ? now - sentAt : 0) }
+            }
         case .timeout:
             timeouts += 1
             let b = bucket(due)
@@ -168,6 +175,7 @@ public struct RunStatistics: Sendable {
         pageLatency.add(other.pageLatency)
         sendDelay.add(other.sendDelay)
         refusedLatency.add(other.refusedLatency)
+        refusedServiceLatency.add(other.refusedServiceLatency)
         scheduled += other.scheduled
         answered += other.answered
         ok += other.ok

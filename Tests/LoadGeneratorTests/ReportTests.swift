@@ -38,13 +38,16 @@ import Testing
         s.record(route: .styles, due: 0, now: 1_000_000, outcome: .response(status: 200, cache: .hit), allow404: false)
         s.record(route: .styles, due: 0, now: 2_000_000, outcome: .response(status: 200, cache: .miss), allow404: false)
         s.record(route: .styles, due: 0, now: 3_000_000, outcome: .response(status: 404, cache: .absent), allow404: false)
-        s.record(route: .product, due: 0, now: 4_000_000, outcome: .response(status: 503, cache: .bypass), allow404: false)
+        // A 503 sent 3 ms late and answered 1 ms after its write.
+        s.record(route: .product, due: 0, now: 4_000_000, outcome: .response(status: 503, cache: .bypass), allow404: false,
+                 sentAt: 3_000_000)
         s.record(route: .product, due: 0, now: 2_000_000_000, outcome: .timeout, allow404: false)
         s.record(route: .product, due: 0, now: 9_000_000, outcome: .socketError, allow404: false)
         #expect(s.answered == 4 && s.ok == 2 && s.httpErrors == 2 && s.timeouts == 1 && s.socketErrors == 1)
         #expect(s.errors == 4)
         #expect(s.latency.totalCount == 5)   // socket errors have no latency; timeouts do
         #expect(s.statusCounts[404] == 1)
+        #expect(s.refusedLatency.max >= 3_900 && s.refusedServiceLatency.max <= 1_100)   // µs
 
         var allowed = RunStatistics()
         let counted = allowed.record(route: .styles, due: 0, now: 1, outcome: .response(status: 404, cache: .absent), allow404: true)
