@@ -3,13 +3,17 @@
 #
 # A host is a systemd-nspawn container that boots systemd as PID 1, with its own network
 # namespace on a private bridge (10.88.0.0/24 by default, this machine at .1), optionally
-# limited by cgroup v1 CPU and memory limits like a small cloud instance. Its tree is a copy
+# limited by cgroup CPU and memory limits like a small cloud instance (v1 or v2, whichever the
+# machine has). Its tree is a copy
 # of a cached debootstrap base, so every test starts from a pristine host.
 #
 #   hosts_init                      packages, the nspawn tmpfs, the bridge
 #   hosts_base PACKAGE...           the cached base tree; the packages' .debs are downloaded
 #                                   into its apt cache (hosts have no route out: an install
-#                                   inside finds them there, as from a local mirror)
+#                                   inside finds them there, as from a local mirror).
+#                                   HOSTS_PREINSTALLED="openssh-server python3 ..." installs
+#                                   those in the tree itself, as a cloud image has them (the
+#                                   cluster test reaches its hosts with ssh and Ansible)
 #   host_create NAME ADDRESS        a fresh tree and a network namespace with ADDRESS
 #   host_boot NAME [CPUS [MEM_MB]]  boots it in the background (CPUS may be fractional);
 #                                   a reboot from inside boots it again
@@ -56,7 +60,7 @@ hosts_init() {
 # The base tree: debootstrap once, then per package list a copy whose apt cache holds them.
 hosts_base() {
   local key base
-  key=$(printf '%s\n' "$@" | sort | sha256sum | cut -c1-12)
+  key=$(printf '%s\n' "$@" ${HOSTS_PREINSTALLED:+"installed:" $HOSTS_PREINSTALLED} | sort | sha256sum | cut -c1-12)
   HOSTS_BASE=$HOSTS_CACHE/bookworm-$key
   [ -f "$HOSTS_BASE/.complete" ] && return 0
   base=$HOSTS_CACHE/bookworm-minbase
@@ -74,7 +78,8 @@ hosts_base() {
   # Keep downloaded packages (a cloud image's apt may clean them; this one must not).
   echo 'Binary::apt::APT::Keep-Downloaded-Packages "true";' >"$HOSTS_BASE.tmp/etc/apt/apt.conf.d/01keep"
   systemd-nspawn -q --register=no --keep-unit -D "$HOSTS_BASE.tmp" --pipe /bin/sh -c \
-    "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --download-only --no-install-recommends $*" \
+    "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --download-only --no-install-recommends $* \
+     ${HOSTS_PREINSTALLED:+&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $HOSTS_PREINSTALLED}" \
     >"$HOSTS_CACHE/apt.log" 2>&1 || { tail -20 "$HOSTS_CACHE/apt.log" >&2; return 1; }
   # A pristine host: no machine id (systemd makes one at first boot), no resolver of ours.
   : >"$HOSTS_BASE.tmp/etc/machine-id"; rm -f "$HOSTS_BASE.tmp/etc/resolv.conf"
@@ -89,7 +94,7 @@ host_create() {
   local name=$1 address=$2 tree netns veth
   tree=$(host_tree "$name"); netns=$(host_netns "$name"); veth="vp-$name"
   [ ${#veth} -le 15 ] || { hosts_log "host name too long: $name"; return 1; }
-  rm -rf "$HOSTS_WORK/$name"; mkdir -p "$HOSTS_WORK/$name"
+  rm -rf "${HOSTS_WORK:?}/$name"; mkdir -p "$HOSTS_WORK/$name"
   cp -a "$HOSTS_BASE" "$tree"; rm -f "$tree/.complete"
   echo "$name" >"$tree/etc/hostname"
   ip netns add "$netns"
@@ -108,7 +113,22 @@ host_boot() {
   local name=$1 cpus=${2:-} mem=${3:-} tree; tree=$(host_tree "$name")
   (
     set +e   # nspawn's exit status is data here (133 = reboot), not a failure of the caller's
-    if [ -n "$cpus" ] || [ -n "$mem" ]; then
+    if { [ -n "$cpus" ] || [ -n "$mem" ]; } && [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+      # cgroup v2 (unified): one directory, cpu.max and memory.max. The controllers must be
+      # enabled for the root's children; a limit that does not take is an error, not a host
+      # that silently runs unlimited.
+      cg=/sys/fs/cgroup/products-$name
+      mkdir -p "$cg"
+      echo "+cpu +memory" >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
+      if [ -n "$cpus" ]; then
+        awk -v c="$cpus" 'BEGIN {printf "%d 100000\n", c * 100000}' >"$cg/cpu.max" \
+          || { hosts_log "cgroup v2: cannot limit $name to $cpus CPU ($cg/cpu.max)"; exit 1; }
+      fi
+      if [ -n "$mem" ]; then
+        echo $((mem * 1048576)) >"$cg/memory.max" || { hosts_log "cgroup v2: cannot limit $name to $mem MB ($cg/memory.max)"; exit 1; }
+      fi
+      echo $BASHPID >"$cg/cgroup.procs" || { hosts_log "cgroup v2: cannot move $name into $cg"; exit 1; }
+    elif [ -n "$cpus" ] || [ -n "$mem" ]; then
       if [ -n "$cpus" ]; then
         mkdir -p "/sys/fs/cgroup/cpu/products-$name"
         echo 100000 >"/sys/fs/cgroup/cpu/products-$name/cpu.cfs_period_us"
@@ -196,12 +216,15 @@ host_kill() {
 
 # CPU seconds the host has used so far, and how often its CPU limit throttled it.
 host_cpu_seconds() {
+  if [ -r "/sys/fs/cgroup/products-$1/cpu.stat" ]; then   # cgroup v2
+    awk '$1 == "usage_usec" {printf "%.3f\n", $2 / 1e6}' "/sys/fs/cgroup/products-$1/cpu.stat"; return 0
+  fi
   local f; for f in "/sys/fs/cgroup/cpuacct/products-$1/cpuacct.usage" "/sys/fs/cgroup/cpu/products-$1/cpuacct.usage"; do
     [ -r "$f" ] && { awk '{printf "%.3f\n", $1 / 1e9}' "$f"; return 0; }
   done
   echo 0
 }
-host_cpu_throttled() { awk '$1 == "nr_throttled" {print $2}' "/sys/fs/cgroup/cpu/products-$1/cpu.stat" 2>/dev/null || echo 0; }
+host_cpu_throttled() { awk '$1 == "nr_throttled" {print $2}' "/sys/fs/cgroup/products-$1/cpu.stat" "/sys/fs/cgroup/cpu/products-$1/cpu.stat" 2>/dev/null || echo 0; }
 
 hosts_cleanup() {
   local dir name
@@ -212,11 +235,11 @@ hosts_cleanup() {
     ip netns del "$(host_netns "$name")" 2>/dev/null || true
     ip link del "vp-$name" 2>/dev/null || true
     # Anything of the host still running (a container whose nspawn died before it) dies now.
-    local pid; for pid in $(cat "/sys/fs/cgroup/cpu/products-$name/tasks" "/sys/fs/cgroup/memory/products-$name/tasks" 2>/dev/null); do
+    local pid; for pid in $(cat "/sys/fs/cgroup/cpu/products-$name/tasks" "/sys/fs/cgroup/memory/products-$name/tasks" "/sys/fs/cgroup/products-$name/cgroup.procs" 2>/dev/null); do
       kill -KILL "$pid" 2>/dev/null || true
     done
     sleep 0.2
-    rmdir "/sys/fs/cgroup/cpu/products-$name" "/sys/fs/cgroup/memory/products-$name" "/sys/fs/cgroup/cpuacct/products-$name" 2>/dev/null || true
+    rmdir "/sys/fs/cgroup/cpu/products-$name" "/sys/fs/cgroup/memory/products-$name" "/sys/fs/cgroup/cpuacct/products-$name" "/sys/fs/cgroup/products-$name" 2>/dev/null || true
     rm -rf "$dir"
   done
   ip link del "$HOSTS_BRIDGE" 2>/dev/null || true
