@@ -33,7 +33,6 @@ HOSTS_WORK=${HOSTS_WORK:-/var/tmp/products-hosts}
 HOSTS_BRIDGE=${HOSTS_BRIDGE:-prodbr0}
 HOSTS_NET=${HOSTS_NET:-10.88.0}
 HOSTS_MIRROR=${HOSTS_MIRROR:-}
-declare -A HOST_ADDRESS=()
 
 hosts_log() { echo "hosts: $*" >&2; }
 
@@ -104,7 +103,6 @@ host_create() {
   ip netns exec "$netns" ip link set lo up
   ip netns exec "$netns" ip addr add "$address/24" dev host0
   ip netns exec "$netns" ip link set host0 up
-  HOST_ADDRESS[$name]=$address
   echo "$address" >"$HOSTS_WORK/$name/address"
 }
 
