@@ -15,13 +15,23 @@ public struct StatusPage: Sendable {
     public var now: UInt64
     /// The host's name: behind an lb, which app host answered.
     public var host: String
+    /// The release running: which package version answered (after an upgrade or a rollback).
+    public var version: String
 
     public init(snapshot: ScoreboardSnapshot, listenQueue: (queued: UInt32, limit: UInt32)?, now: UInt64,
-                host: String = StatusPage.hostName()) {
+                host: String = StatusPage.hostName(), version: String = StatusPage.releaseVersion()) {
         self.snapshot = snapshot
         self.listenQueue = listenQueue
         self.now = now
         self.host = host
+        self.version = version
+    }
+
+    /// `PRODUCTS_VERSION` from the environment: the package's products-server.service sets it to
+    /// the package's version (Deploy/release); "unknown" elsewhere (a build run by hand).
+    public static func releaseVersion() -> String {
+        guard let value = getenv("PRODUCTS_VERSION").map({ String(cString: $0) }), !value.isEmpty else { return "unknown" }
+        return value
     }
 
     public static func hostName() -> String {
@@ -67,6 +77,7 @@ public struct StatusPage: Sendable {
             out += name + ":" + String(repeating: " ", count: max(1, 37 - name.count)) + value + "\n"
         }
         line("host", host)
+        line("version", version)
         line("start time", Self.isoTime(snapshot.startedAt))
         line("uptime", "\(now >= snapshot.startedAt ? now - snapshot.startedAt : 0) s")
         line("workers configured", "\(snapshot.configuredWorkers)")
@@ -148,6 +159,9 @@ public struct StatusPage: Sendable {
             if let unit { out += "# UNIT \(name) \(unit)\n" }
             out += "# HELP \(name) \(help)\n"
         }
+        family("products_build", "info", "The release running (the package's version).")
+        let escaped = version.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"")
+        out += "products_build_info{version=\"\(escaped)\"} 1\n"
         family("products_start_time_seconds", "gauge", "When the master started (unix time).", unit: "seconds")
         out += "products_start_time_seconds \(snapshot.startedAt)\n"
         family("products_workers_configured", "gauge", "Worker processes the master keeps running.")

@@ -10,7 +10,7 @@ import Glibc
 
 /// The whole service for one end-to-end test: a database with a catalog imported by the
 /// real importer, products-server (master + workers) on a private unix socket, and nginx
-/// with the repository's config rendered by Deploy/local/render-nginx on a free port.
+/// with the repository's config rendered by Deploy/host/render-nginx on a free port.
 final class ProductsStack: @unchecked Sendable {
     enum Data {
         case atelierHead
@@ -74,15 +74,11 @@ final class ProductsStack: @unchecked Sendable {
         try waitFor("products-server socket") { FileManager.default.fileExists(atPath: socket) }
 
         let nginxDir = directory + "/nginx"
-        try TestCluster.run([Repository.path("Deploy/local/render-nginx"), nginxDir, "--socket", socket, "--port", String(port)])
-        if !cache {
-            // The documented switch for a whole environment: the bypass map's default.
-            let conf = nginxDir + "/conf.d/products.conf"
-            let text = try String(contentsOfFile: conf, encoding: .utf8)
-            let off = text.replacingOccurrences(of: "$products_cache_bypass {\n    default   0;", with: "$products_cache_bypass {\n    default   1;")
-            precondition(off != text, "the cache bypass map in conf.d/products.conf changed shape")
-            try off.write(toFile: conf, atomically: true, encoding: .utf8)
-        }
+        // Without the cache: the documented switch for a whole environment (the bypass map's default).
+        try TestCluster.run([
+            Repository.path("Deploy/host/render-nginx"), nginxDir, "--local", "--upstream", "unix:" + socket,
+            "--listen", "127.0.0.1:\(port)",
+        ] + (cache ? [] : ["--cache-bypass-all"]))
         nginxPID = try Subprocess.start([
             "nginx", "-p", nginxDir + "/", "-e", nginxDir + "/logs/error.log", "-c", nginxDir + "/nginx.conf", "-g", "daemon off;",
         ], logPath: directory + "/nginx.log")

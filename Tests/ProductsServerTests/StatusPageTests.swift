@@ -20,7 +20,8 @@ import Testing
         snapshot.latency[styles][LatencyBuckets.index(microseconds: 4_000)] = 2  // ≤ 5 ms
         snapshot.latencySumMicroseconds[styles] = 9_250
         snapshot.events[WorkerEvent.databaseConnectionsLost.rawValue] = 2
-        return StatusPage(snapshot: snapshot, listenQueue: (queued: 5, limit: 4096), now: 1_764_662_500, host: "app1")
+        return StatusPage(snapshot: snapshot, listenQueue: (queued: 5, limit: 4096), now: 1_764_662_500, host: "app1",
+                          version: "0.216+g9d9fff3")
     }
 
     @Test func textForPeople() {
@@ -31,6 +32,7 @@ import Testing
             fields[String(line[..<colon])] = line[line.index(after: colon)...].trimmingPrefix(while: { $0 == " " }).description
         }
         #expect(fields["host"] == "app1")
+        #expect(fields["version"] == "0.216+g9d9fff3")
         #expect(fields["start time"] == "2025-12-02T08:00:00Z")
         #expect(fields["uptime"] == "100 s")
         #expect(fields["workers configured"] == "3")
@@ -55,6 +57,7 @@ import Testing
         #expect(text.hasSuffix("\n# EOF\n"))
         let lines = text.split(separator: "\n").map(String.init)
         #expect(lines.contains("products_workers{state=\"busy\"} 1"))
+        #expect(lines.contains("products_build_info{version=\"0.216+g9d9fff3\"} 1"))
         #expect(lines.contains("products_workers{state=\"idle\"} 2"))
         #expect(lines.contains("products_worker_restarts_total 1"))
         #expect(lines.contains("products_listen_queue 5"))
@@ -77,7 +80,7 @@ import Testing
         }
         for line in lines where !line.hasPrefix("#") {
             let name = String(line.prefix { $0 != "{" && $0 != " " })
-            let family = ["_total", "_bucket", "_count", "_sum"].reduce(name) { $0.hasSuffix($1) ? String($0.dropLast($1.count)) : $0 }
+            let family = ["_total", "_bucket", "_count", "_sum", "_info"].reduce(name) { $0.hasSuffix($1) ? String($0.dropLast($1.count)) : $0 }
             #expect(declared.contains(family) || declared.contains(name), "\(line)")
         }
     }
