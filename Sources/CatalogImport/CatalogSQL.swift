@@ -348,6 +348,13 @@ enum CatalogSQL {
         """
 
     static let liveSchema = "SELECT schema_name FROM catalog.import_history ORDER BY id DESC LIMIT 1"
+    /// Bytes of a schema's tables with their indexes and TOAST ($1: the schema).
+    static let schemaBytes = """
+        SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'm')
+        """
+    /// max_wal_size in bytes (readable by any role).
+    static let maxWalBytes = "SELECT (setting::bigint * 1024 * 1024)::text FROM pg_settings WHERE name = 'max_wal_size'"
 
     static let leftoverSchemas = """
         SELECT nspname FROM pg_namespace

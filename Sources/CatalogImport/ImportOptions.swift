@@ -20,6 +20,10 @@ public struct ImportOptions: Sendable {
     public var keepStaging: Bool = false
     /// Show live progress lines (normally: stderr is a terminal).
     public var showProgress: Bool = false
+    /// A path on the file system that holds the database (PostgreSQL's data directory or a
+    /// parent): the import refuses to start without room for it there (``DiskCheck``). nil:
+    /// not checked (the database is on another host, or the operator knows).
+    public var databaseDisk: String? = nil
 
     public init(dataDirectory: String, database: String) {
         self.dataDirectory = dataDirectory

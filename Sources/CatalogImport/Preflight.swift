@@ -40,6 +40,7 @@ struct Preflight {
         }
         let live = (try? control.execute(CatalogSQL.liveSchema).string(row: 0, column: 0)) ?? nil
         try dropLeftovers(control, keeping: live)
+        try checkDisk(control, live: live)
 
         let schema = CatalogSQL.stagingPrefix + Self.stamp()
         // If this fails (say the name exists), the schema is not ours and must not be dropped.
@@ -49,6 +50,36 @@ struct Preflight {
             throw ImportError.database("cannot create the staging schema \(schema): \(error.debugDescription)")
         }
         return Ready(inputs: ImportInputs(readers: readers), control: control, live: live, schema: schema)
+    }
+
+    /// Room for the new catalog beside the serving one (--database-disk): refused before the
+    /// staging schema exists, so nothing changes. The leftovers are gone by now (their space is
+    /// free again).
+    private func checkDisk(_ conn: Connection, live: String?) throws {
+        guard let path = session.options.databaseDisk else { return }
+        guard let free = DiskCheck.freeBytes(at: path) else {
+            throw ImportError.input("--database-disk \(path): cannot read its file system's free space; nothing was changed")
+        }
+        var exportBytes: UInt64 = 0
+        for file in CatalogFile.allCases {
+            let path = (session.options.dataDirectory as NSString).appendingPathComponent(file.fileName)
+            exportBytes += ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? NSNumber)?.uint64Value ?? 0
+        }
+        var liveBytes: UInt64? = nil
+        var walBytes: UInt64 = 1 << 30
+        do {
+            if let live {
+                liveBytes = try conn.execute(CatalogSQL.schemaBytes, [live]).string(row: 0, column: 0).flatMap { UInt64($0) }
+            }
+            if let wal = try conn.execute(CatalogSQL.maxWalBytes).string(row: 0, column: 0).flatMap({ UInt64($0) }) { walBytes = wal }
+        } catch {
+            throw ImportError.database("database error: \(error.debugDescription)")
+        }
+        let check = DiskCheck(liveCatalogBytes: liveBytes, exportBytes: exportBytes, maxWalBytes: walBytes)
+        if let refusal = check.refusal(free: free, path: path) { throw ImportError.input(refusal) }
+        session.logger.info("disk: room for the import", metadata: [
+            "path": "\(path)", "free": "\(DiskCheck.gigabytes(free))", "need": "\(DiskCheck.gigabytes(check.need))",
+        ])
     }
 
     private func dropLeftovers(_ conn: Connection, keeping live: String?) throws {

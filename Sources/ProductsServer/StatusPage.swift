@@ -53,6 +53,25 @@ public struct StatusPage: Sendable {
 
     public var busyWorkers: Int { snapshot.workers.filter(\.busy).count }
 
+    /// When the newest catalog the workers serve was imported, in unix seconds: a generation's
+    /// name begins with its import's UTC time (`YYYYMMDD_HHMMSS_…`, CatalogImport's stamp). nil
+    /// before a worker has answered from a catalog, or for names of another form.
+    public var catalogImportedAt: UInt64? {
+        generations.compactMap { Self.importTime(ofGeneration: $0.generation) }.max()
+    }
+
+    static func importTime(ofGeneration name: String) -> UInt64? {
+        let d = Array(name.utf8.prefix(15))
+        guard d.count == 15, d[8] == UInt8(ascii: "_"),
+              d.indices.allSatisfy({ $0 == 8 || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(d[$0]) }) else { return nil }
+        func number(_ range: Range<Int>) -> Int32 { d[range].reduce(0) { $0 * 10 + Int32($1 - UInt8(ascii: "0")) } }
+        var t = tm()
+        t.tm_year = number(0..<4) - 1900; t.tm_mon = number(4..<6) - 1; t.tm_mday = number(6..<8)
+        t.tm_hour = number(9..<11); t.tm_min = number(11..<13); t.tm_sec = number(13..<15)
+        let seconds = timegm(&t)
+        return seconds >= 0 ? UInt64(seconds) : nil
+    }
+
     /// The smallest bucket bound (µs) under which at least `quantile` of `route`'s requests
     /// finished: an upper estimate, as coarse as the buckets; nil without requests, or when the
     /// quantile is above the last bound.
@@ -96,6 +115,9 @@ public struct StatusPage: Sendable {
             line("catalog generation", "none served yet")
         } else {
             line("catalog generation", generations.map { "\($0.generation) (\($0.workers) workers)" }.joined(separator: ", "))
+        }
+        if let imported = catalogImportedAt {
+            line("catalog imported", "\(Self.isoTime(imported)) (\(now >= imported ? now - imported : 0) s ago)")
         }
         let total = snapshot.requests.joined().reduce(0, +)
         line("requests", "\(total)")
@@ -160,8 +182,7 @@ public struct StatusPage: Sendable {
             out += "# HELP \(name) \(help)\n"
         }
         family("products_build", "info", "The release running (the package's version).")
-        let escaped = version.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"")
-        out += "products_build_info{version=\"\(escaped)\"} 1\n"
+        out += "products_build_info{version=\"\(Self.escape(version))\"} 1\n"
         family("products_start_time_seconds", "gauge", "When the master started (unix time).", unit: "seconds")
         out += "products_start_time_seconds \(snapshot.startedAt)\n"
         family("products_workers_configured", "gauge", "Worker processes the master keeps running.")
@@ -184,6 +205,11 @@ public struct StatusPage: Sendable {
         family("products_catalog_generation_workers", "gauge", "Live workers whose last catalog answer came from this generation.")
         for (generation, workers) in generations {
             out += "products_catalog_generation_workers{generation=\"\(Self.escape(generation))\"} \(workers)\n"
+        }
+        if let imported = catalogImportedAt {
+            family("products_catalog_imported_timestamp_seconds", "gauge",
+                   "When the newest catalog the workers serve was imported (unix time, from its generation's name).", unit: "seconds")
+            out += "products_catalog_imported_timestamp_seconds \(imported)\n"
         }
         family("products_requests", "counter", "Requests answered by the workers, by route and status.")
         for route in MetricRoute.allCases {

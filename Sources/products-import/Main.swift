@@ -51,6 +51,9 @@ struct ProductsImport: ParsableCommand {
     @Flag(help: "Keep the normalized staging tables after the build (for analysis).")
     var keepStaging = false
 
+    @Option(help: ArgumentHelp("A path on the file system that holds the database (e.g. /var/lib/postgresql): refuse to start, changing nothing, when it has less free space than the import needs there (the new catalog beside the serving one: the size of the serving one or 0.8 × the export, whichever is larger; as much WAL, at most max_wal_size; × 1.1). Default: not checked.", valueName: "path"))
+    var databaseDisk: String?
+
     @Option(help: ArgumentHelp("Do not touch the database: check the six files, write the rejects, and write the rows an import would load to this directory as PostgreSQL COPY text (<file>.copy).", valueName: "dir"))
     var cleanCopy: String?
 
@@ -74,6 +77,7 @@ struct ProductsImport: ParsableCommand {
         options.jobs = max(1, jobs)
         options.apiRole = apiRole.isEmpty ? nil : apiRole
         options.keepStaging = keepStaging
+        options.databaseDisk = databaseDisk
         options.showProgress = showProgress
 
         if let cleanCopy {

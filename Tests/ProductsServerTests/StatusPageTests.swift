@@ -85,6 +85,20 @@ import Testing
         }
     }
 
+    @Test func catalogImportTimeFromTheGenerationsName() {
+        #expect(StatusPage.importTime(ofGeneration: "20261206_194442_3857_14v8z01") == 1_796_586_282)
+        #expect(StatusPage.importTime(ofGeneration: "g2") == nil)
+        #expect(StatusPage.importTime(ofGeneration: "2026120x_194442_1_a") == nil)
+        #expect(page().catalogImportedAt == nil)   // g1, g2: not the importer's names
+        var served = page()
+        served.snapshot.workers[0].generation = "20261206_194442_3857_14v8z01"
+        served.snapshot.workers[2].generation = "20261201_000000_1_a"
+        served.now = 1_796_586_282 + 60
+        #expect(served.catalogImportedAt == 1_796_586_282)   // the newest
+        #expect(served.openMetrics().split(separator: "\n").contains("products_catalog_imported_timestamp_seconds 1796586282"))
+        #expect(served.text().contains("catalog imported:                     2026-12-06T19:44:42Z (60 s ago)\n"))
+    }
+
     @Test func latencyBoundIsTheBucketHoldingTheQuantile() {
         let page = page()
         #expect(page.latencyBound(route: .styles, quantile: 0.5) == .some(250))

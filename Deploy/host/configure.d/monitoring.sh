@@ -36,11 +36,17 @@ EOF
   exporter_env mtail <<EOF
 # Written by products-configure (--monitoring-hosts: ${MONITORING_HOSTS}); re-running it rewrites this.
 # /etc/mtail/products-nginx-access.mtail counts nginx's JSON access log for Prometheus.
-LOGS=/var/log/nginx/access.log
+LOGS=$ACCESS_LOG
 HOST=${exporter_address:-0.0.0.0}
 PORT=3903
 EOF
 fi
+# The host itself (every role): disk, memory, CPU, and the state of this project's units (the
+# systemd collector: a failed products-import.service is an alert).
+exporter_env prometheus-node-exporter <<EOF
+# Written by products-configure (--monitoring-hosts: ${MONITORING_HOSTS}); re-running it rewrites this.
+ARGS="--web.listen-address=$exporter_address:9100 --collector.systemd --collector.systemd.unit-include=(products-.*|nginx|postgresql@.*|keepalived).service"
+EOF
 if has db; then
   exporter_env prometheus-postgres-exporter <<EOF
 # Written by products-configure (--monitoring-hosts: ${MONITORING_HOSTS}); re-running it rewrites this.
@@ -51,9 +57,10 @@ EOF
 fi
 [ "$check" = 1 ] || [ "$dropins_changed" = 0 ] || systemctl daemon-reload
 if [ "$check" = 0 ]; then
-  for unit in prometheus-nginx-exporter mtail prometheus-postgres-exporter; do
+  for unit in prometheus-node-exporter prometheus-nginx-exporter mtail prometheus-postgres-exporter; do
     systemctl cat "$unit.service" >/dev/null 2>&1 || continue
-    if { [ "$unit" != prometheus-postgres-exporter ] && has web; } || { [ "$unit" = prometheus-postgres-exporter ] && has db; }; then
+    if [ "$unit" = prometheus-node-exporter ] || { [ "$unit" = prometheus-postgres-exporter ] && has db; } \
+       || { [[ $unit != prometheus-postgres-exporter ]] && has web; }; then
       systemctl enable --quiet "$unit"
       if [[ " ${exporters[*]} " == *" $unit "* ]]; then systemctl restart "$unit"; else systemctl start "$unit"; fi
     fi

@@ -54,6 +54,16 @@ if [ "$cache_on" = disk ] && [ "$check" = 0 ] \
    && [ "$(stat -c '%U:%G %a' "$CACHE_DIR" 2>/dev/null)" != "www-data:www-data 700" ]; then
   install -d -m 0700 -o www-data -g www-data "$CACHE_DIR"; changed "$CACHE_DIR (on disk)"
 fi
+# The access log is rotated by size as well as by day (/etc/logrotate.d/products, the package's:
+# maxsize 1G): logrotate must look more often than Debian's daily timer does.
+put_text "$UNIT_DIR/logrotate.timer.d/products.conf" 0644 <<EOF && { changed "logrotate.timer drop-in (hourly)"; [ "$check" = 1 ] || { systemctl daemon-reload; systemctl restart logrotate.timer; }; } || true
+# products-configure: logrotate every hour, so that /etc/logrotate.d/products's maxsize takes
+# effect within the hour (daily rotations stay daily: logrotate keeps their dates).
+[Timer]
+OnCalendar=
+OnCalendar=hourly
+AccuracySec=1m
+EOF
 put_text "$UNIT_DIR/nginx.service.d/products.conf" 0644 <<EOF && changed "nginx.service drop-in" || true
 # products-configure: nginx starts after the microcache's tmpfs is mounted.
 [Unit]
@@ -67,7 +77,7 @@ EOF
 nginx_tree() {
 stage=$(mktemp -d)
 render=(--workers "$CPUS" --server-name "$SERVER_NAME" --cache-dir "$CACHE_DIR" --cache-size "${cache_mb}m"
-        --rate "$RATE_LIMIT" --burst "$BURST")
+        --rate "$RATE_LIMIT" --burst "$BURST" --access-log "$ACCESS_LOG")
 # Dual stack where the host has IPv6 (--ipv6 auto): [::] as well as IPv4's 0.0.0.0.
 ipv6=$IPV6
 if [ "$ipv6" = auto ]; then

@@ -44,7 +44,7 @@ firewall_changed=0
 if firewalled; then
   rules=""
   if [ "$MONITORING_HOSTS" != none ]; then
-    exporter_ports=(); ! has web || exporter_ports+=(9113 3903); ! has db || exporter_ports+=(9187)
+    exporter_ports=(9100); ! has web || exporter_ports+=(9113 3903); ! has db || exporter_ports+=(9187)
     ports=$(IFS=,; echo "${exporter_ports[*]}")
     rules+="        tcp dport { $ports } ip saddr { $MONITORING_HOSTS } accept   # --monitoring-hosts"$'\n'"        tcp dport { $ports } reject with tcp reset"$'\n'
   fi
