@@ -28,7 +28,7 @@ if has web; then
 # Written by products-configure (--monitoring-hosts: ${MONITORING_HOSTS}); re-running it rewrites this.
 ARGS="-nginx.scrape-uri=http://127.0.0.1:$LOCAL_ADMIN_PORT/_health/nginx -web.listen-address=$exporter_address:9113 -nginx.retries=30"
 EOF
-  # mtail reads nginx's access log (www-data:adm 0640, Debian's logrotate keeps that): group adm.
+  # mtail reads nginx's access log (www-data:adm 0640 after a rotation: /etc/logrotate.d/products): group adm.
   if [ "$check" = 0 ] && id mtail >/dev/null 2>&1 && ! id -nG mtail | grep -qw adm; then usermod -aG adm mtail; changed "mtail in group adm"; exporters+=(mtail); fi
   if put "$SHARE/monitoring/nginx-access.mtail" /etc/mtail/products-nginx-access.mtail 0644; then
     changed /etc/mtail/products-nginx-access.mtail; exporters+=(mtail)

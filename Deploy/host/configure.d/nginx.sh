@@ -127,12 +127,14 @@ fi
 # /etc/nginx/nginx.conf is nginx-common's conffile: diverted (dpkg-divert, the Debian way to
 # replace another package's file), so Debian's moves to nginx.conf.debian, where upgrades of
 # nginx-common put theirs without a conffile prompt; `apt purge products` restores it.
+diverted_now=0
 if [ "$(dpkg-divert --truename /etc/nginx/nginx.conf)" = /etc/nginx/nginx.conf ]; then
   if [ "$check" = 1 ]; then log "nginx: would divert /etc/nginx/nginx.conf to nginx.conf.debian"; changes=$((changes + 1))
   else
     # (Before the diversion, Debian's file was copied to nginx.conf.debian: put it back first.)
     if [ -f /etc/nginx/nginx.conf.debian ]; then mv -f /etc/nginx/nginx.conf.debian /etc/nginx/nginx.conf; fi
     dpkg-divert --quiet --package products --add --rename --divert /etc/nginx/nginx.conf.debian /etc/nginx/nginx.conf
+    diverted_now=1
     changed "diverted Debian's /etc/nginx/nginx.conf to nginx.conf.debian"
   fi
 fi
@@ -152,6 +154,8 @@ if [ "$check" = 0 ] && [ $nginx_changed = 1 ]; then
     for rel in "${written[@]}"; do
       if [ -f "$backup/$rel" ]; then cp -p "$backup/$rel" "/etc/nginx/$rel"; else rm -f "/etc/nginx/$rel"; fi
     done
+    # A diversion made by this run goes too: Debian's nginx.conf is back where it was.
+    [ "$diverted_now" = 0 ] || dpkg-divert --quiet --package products --remove --rename --divert /etc/nginx/nginx.conf.debian /etc/nginx/nginx.conf
     die "nginx -t failed with the new config in /etc/nginx; the previous files are restored"
   fi
 fi
