@@ -20,6 +20,7 @@
 #   host_wait NAME [SECONDS]        until systemd inside says running (or degraded)
 #   host_exec NAME CMD...           runs CMD inside (all namespaces of its PID 1)
 #   host_copy NAME SRC DEST         copies a file into the host's tree
+#   port_open FROM ADDRESS PORT     a TCP connect within 3 s from host FROM (-: this machine)
 #   host_stop NAME                  powers it off (poweroff; SIGKILL after 30 s)
 #   host_kill NAME                  pulls the plug: SIGKILL to its PID 1 (the whole PID
 #                                   namespace dies with it) and to its nspawn; no reboot
@@ -180,6 +181,13 @@ host_exec() { local name=$1 pid; shift; pid=$(host_pid "$name") || { hosts_log "
   nsenter -t "$pid" -a env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
 
 host_copy() { install -D -m 0644 "$2" "$(host_tree "$1")$3"; }
+
+# port_open FROM ADDRESS PORT: a TCP connection to ADDRESS:PORT within 3 s, from the host FROM
+# (`-`: this machine).
+port_open() {
+  if [ "$1" = - ]; then timeout 3 bash -c "exec 3<>/dev/tcp/$2/$3" 2>/dev/null
+  else host_exec "$1" timeout 3 bash -c "exec 3<>/dev/tcp/$2/$3" 2>/dev/null; fi
+}
 
 host_wait() {
   local name=$1 limit=${2:-60} state i
