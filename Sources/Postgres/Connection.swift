@@ -32,8 +32,11 @@ public final class Connection {
         }
         guard PQstatus(conn) == CONNECTION_OK else {
             let message = String(cString: PQerrorMessage(conn))
+            let host = PQhost(conn).map { String(cString: $0) } ?? ""
+            let port = PQport(conn).map { String(cString: $0) } ?? ""
             PQfinish(conn)
-            throw PostgresError(code: .connection, detail: message)
+            throw PostgresError(code: .connection, detail: message,
+                                failedServer: host.isEmpty ? nil : (host, port))
         }
         // Server NOTICEs ("drop cascades to ...") are not errors: keep them off stderr.
         PQsetNoticeProcessor(conn, { _, _ in }, nil)

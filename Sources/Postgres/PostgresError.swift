@@ -29,11 +29,16 @@ public struct PostgresError: Error, CustomStringConvertible, CustomDebugStringCo
     public let sqlState: String?
     /// libpq's or the server's message: for logs only.
     public let detail: String
+    /// For a connection attempt that failed: the server libpq was talking to when it gave up
+    /// (`PQhost`/`PQport` of the failed handle: with a multi-host conninfo, the host that
+    /// ended the attempt, e.g. one that accepted and then closed the connection). Nil otherwise.
+    public let failedServer: (host: String, port: String)?
 
-    public init(code: Code, sqlState: String? = nil, detail: String) {
+    public init(code: Code, sqlState: String? = nil, detail: String, failedServer: (host: String, port: String)? = nil) {
         self.code = code
         self.sqlState = sqlState
         self.detail = detail
+        self.failedServer = failedServer
     }
 
     public var description: String { "database error (\(code.rawValue))" }

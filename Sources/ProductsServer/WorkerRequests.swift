@@ -202,10 +202,17 @@ extension WorkerLoop {
             new = try Connection(conninfo: configuration.database, overrides: overrides)
         } catch where hasSeveralHosts {
             // libpq moves to the next host when one refuses or is not the kind asked for, but
-            // gives up on all of them when one accepts and then drops the connection (a
-            // server in the middle of shutting down; measured: Deploy/host/test-cluster, the
-            // replica stopped under load). Once more from the top: by now that host refuses.
-            new = try Connection(conninfo: configuration.database, overrides: overrides)
+            // gives up on all of them when one accepts and then drops the connection or
+            // answers FATAL (a server in the middle of shutting down: it does so for as long
+            // as its shutdown checkpoint takes; measured: Deploy/host/test-cluster, the replica
+            // stopped under load, 34 answers 503 when this retry went to the same host). Once
+            // more with that host last, so another server answers if one is up.
+            var retry = overrides
+            if let failed = error.failedServer,
+               let elsewhere = conninfoHosts?.overrides(avoiding: failed.host, port: failed.port) {
+                retry.merge(elsewhere) { _, new in new }
+            }
+            new = try Connection(conninfo: configuration.database, overrides: retry)
         }
         for statement in Queries.all {
             try new.prepare(statement.name, statement.sql)

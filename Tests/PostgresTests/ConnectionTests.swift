@@ -98,10 +98,57 @@ struct ConnectionTests {
                               detail: "server closed the connection unexpectedly").isConnectionLoss)
     }
 
+    /// A server that accepts and then closes the connection (one in the middle of shutting
+    /// down) ends libpq's walk of a multi-host list; the error names that server, and putting it
+    /// last (ConninfoHosts) reaches the next one. What the worker's reconnect relies on.
+    @Test func aFailedAttemptNamesTheServerThatEndedItAndAvoidingItReachesTheNext() throws {
+        let closer = try ClosingListener()
+        let hosts = "host=127.0.0.1,\(TestCluster.shared.socketDirectory) port=\(closer.port),5432"
+        let conninfo = hosts + " " + conninfo.split(separator: " ").filter { !$0.hasPrefix("host=") }.joined(separator: " ")
+        let error = #expect(throws: PostgresError.self) { _ = try Connection(conninfo: conninfo) }
+        #expect(error?.code == .connection)
+        let failed = try #require(error?.failedServer)
+        #expect(failed.host == "127.0.0.1" && failed.port == String(closer.port))
+        let elsewhere = try #require(ConninfoHosts(conninfo: conninfo)?.overrides(avoiding: failed.host, port: failed.port))
+        let c = try Connection(conninfo: conninfo, overrides: elsewhere)
+        #expect(c.host == TestCluster.shared.socketDirectory)
+    }
+
     @Test func unreachableServerIsAConnectionError() throws {
         let error = #expect(throws: PostgresError.self) {
             _ = try Connection(conninfo: "host=/nonexistent dbname=x connect_timeout=1")
         }
         #expect(error?.code == .connection)
     }
+}
+
+/// A TCP listener on 127.0.0.1 that closes every connection it accepts, at once.
+private final class ClosingListener: @unchecked Sendable {
+    let port: UInt16
+    private let fd: Int32
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && listen(fd, 16) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw POSIXError(.EADDRNOTAVAIL) }
+        port = UInt16(bigEndian: address.sin_port)
+        Thread.detachNewThread {
+            while true {
+                let client = accept(fd, nil, nil)
+                if client < 0 { return }
+                close(client)
+            }
+        }
+    }
+
+    deinit { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
 }
