@@ -15,8 +15,10 @@
 #                                   those in the tree itself, as a cloud image has them (the
 #                                   cluster test reaches its hosts with ssh and Ansible)
 #   host_create NAME ADDRESS        a fresh tree and a network namespace with ADDRESS
-#   host_boot NAME [CPUS [MEM_MB]]  boots it in the background (CPUS may be fractional);
-#                                   a reboot from inside boots it again
+#   host_boot NAME [CPUS [MEM_MB]]  boots it in the background (CPUS may be fractional: a
+#                                   CFS quota; or @N: pinned to core N without a quota, like a
+#                                   dedicated vCPU, never throttled); a reboot from inside
+#                                   boots it again
 #   host_wait NAME [SECONDS]        until systemd inside says running (or degraded)
 #   host_exec NAME CMD...           runs CMD inside (all namespaces of its PID 1)
 #   host_copy NAME SRC DEST         copies a file into the host's tree
@@ -109,7 +111,12 @@ host_create() {
 
 # Boots in the background; the loop boots it again after a reboot (nspawn exits 133 then).
 host_boot() {
-  local name=$1 cpus=${2:-} mem=${3:-} tree; tree=$(host_tree "$name")
+  local name=$1 cpus=${2:-} mem=${3:-} pin="" tree; tree=$(host_tree "$name")
+  # @N: a whole core of its own (taskset; the hosts' nproc then says 1), with "max" as the
+  # quota so its CPU time is still accounted (host_cpu_seconds). A CFS quota stops every
+  # process of the host until the next 100 ms period once it is used up: latency no cloud
+  # instance with a dedicated vCPU has (measured: docs/reliability.md, "Overload").
+  case $cpus in @*) pin=${cpus#@}; cpus=max ;; esac
   (
     set +e   # nspawn's exit status is data here (133 = reboot), not a failure of the caller's
     if { [ -n "$cpus" ] || [ -n "$mem" ]; } && [ -f /sys/fs/cgroup/cgroup.controllers ]; then
@@ -120,7 +127,7 @@ host_boot() {
       mkdir -p "$cg"
       echo "+cpu +memory" >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
       if [ -n "$cpus" ]; then
-        awk -v c="$cpus" 'BEGIN {printf "%d 100000\n", c * 100000}' >"$cg/cpu.max" \
+        awk -v c="$cpus" 'BEGIN {if (c == "max") print "max 100000"; else printf "%d 100000\n", c * 100000}' >"$cg/cpu.max" \
           || { hosts_log "cgroup v2: cannot limit $name to $cpus CPU ($cg/cpu.max)"; exit 1; }
       fi
       if [ -n "$mem" ]; then
@@ -131,7 +138,7 @@ host_boot() {
       if [ -n "$cpus" ]; then
         mkdir -p "/sys/fs/cgroup/cpu/products-$name"
         echo 100000 >"/sys/fs/cgroup/cpu/products-$name/cpu.cfs_period_us"
-        awk -v c="$cpus" 'BEGIN {printf "%d\n", c * 100000}' >"/sys/fs/cgroup/cpu/products-$name/cpu.cfs_quota_us"
+        awk -v c="$cpus" 'BEGIN {if (c == "max") print -1; else printf "%d\n", c * 100000}' >"/sys/fs/cgroup/cpu/products-$name/cpu.cfs_quota_us"
         echo $BASHPID >"/sys/fs/cgroup/cpu/products-$name/tasks"
         # CPU time used (host_cpu_seconds), where the cgroup v1 cpuacct controller is separate.
         if [ -d /sys/fs/cgroup/cpuacct ] && [ ! -e /sys/fs/cgroup/cpu/cpuacct.usage ]; then
@@ -148,7 +155,7 @@ host_boot() {
     while :; do
       # CAP_NET_ADMIN: the host owns its network namespace, as a VM owns its network (a
       # firewall unit needs it; nspawn grants it only with --private-network).
-      systemd-nspawn -q --register=no --keep-unit -D "$tree" --boot --capability=CAP_NET_ADMIN \
+      ${pin:+taskset -c "$pin"} systemd-nspawn -q --register=no --keep-unit -D "$tree" --boot --capability=CAP_NET_ADMIN \
         --network-namespace-path="/run/netns/$(host_netns "$name")" </dev/null >>"$HOSTS_WORK/$name/console.log" 2>&1
       rc=$?
       [ $rc = 133 ] || break   # 133: the container rebooted
