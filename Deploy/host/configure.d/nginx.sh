@@ -84,7 +84,10 @@ if [ "$ipv6" = auto ]; then
   ipv6=off; [ "$(cat /proc/sys/net/ipv6/conf/all/disable_ipv6 2>/dev/null)" != 0 ] || ipv6=on
 fi
 render+=(--listen "$HTTP_PORT"); [ "$ipv6" = off ] || render+=(--listen "[::]:$HTTP_PORT")
-if [ "$ADMIN_PORT" != none ]; then
+if [ "$ADMIN_PORT" != none ] && [ -n "$ADMIN_ADDRESS" ]; then
+  # One private address, and loopback for this host's own checks (the exporter, keepalived).
+  render+=(--admin-listen "$ADMIN_ADDRESS:$ADMIN_PORT"); [ "$ADMIN_ADDRESS" = 127.0.0.1 ] || render+=(--admin-listen "127.0.0.1:$ADMIN_PORT")
+elif [ "$ADMIN_PORT" != none ]; then
   render+=(--admin-listen "$ADMIN_PORT"); [ "$ipv6" = off ] || render+=(--admin-listen "[::]:$ADMIN_PORT")
 fi
 # The admin port: the monitoring hosts and --admin-clients (the trusted clients are anyway).

@@ -23,6 +23,8 @@
 #   host_exec NAME CMD...           runs CMD inside (all namespaces of its PID 1)
 #   host_copy NAME SRC DEST         copies a file into the host's tree
 #   port_open FROM ADDRESS PORT     a TCP connect within 3 s from host FROM (-: this machine)
+#   hosts_weigh_self NAME           puts this shell in a cgroup NAME with the hosts' CPU weight
+#                                   (a load generator that must not starve, nor be starved)
 #   host_stop NAME                  powers it off (poweroff; SIGKILL after 30 s)
 #   host_kill NAME                  pulls the plug: SIGKILL to its PID 1 (the whole PID
 #                                   namespace dies with it) and to its nspawn; no reboot
@@ -38,6 +40,20 @@ HOSTS_NET=${HOSTS_NET:-10.88.0}
 HOSTS_MIRROR=${HOSTS_MIRROR:-}
 
 hosts_log() { echo "hosts: $*" >&2; }
+
+# A host with a CPU setting gets its share first when this machine's cores are busy (cgroup v2
+# cpu.weight, v1 cpu.shares ×10.24; the default is 100): like a cloud instance, whose vCPUs a
+# neighbour does not take. Without it, the load generator and this machine's own work took the
+# capped hosts' CPU: overload goodput 0.74 of the max, 0.90–1.13 with it (real-traffic
+# --cluster, 2026-12-06, docs/reliability.md "Overload").
+HOSTS_CPU_WEIGHT=${HOSTS_CPU_WEIGHT:-1000}
+hosts_weigh_self() {
+  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    mkdir -p "/sys/fs/cgroup/$1" && echo "$HOSTS_CPU_WEIGHT" >"/sys/fs/cgroup/$1/cpu.weight" && echo $$ >"/sys/fs/cgroup/$1/cgroup.procs"
+  else
+    mkdir -p "/sys/fs/cgroup/cpu/$1" && echo $((HOSTS_CPU_WEIGHT * 1024 / 100)) >"/sys/fs/cgroup/cpu/$1/cpu.shares" && echo $$ >"/sys/fs/cgroup/cpu/$1/tasks"
+  fi || hosts_log "cannot give this shell the hosts' CPU weight ($1)"
+}
 
 hosts_init() {
   local need=()
@@ -127,6 +143,7 @@ host_boot() {
       mkdir -p "$cg"
       echo "+cpu +memory" >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
       if [ -n "$cpus" ]; then
+        echo "$HOSTS_CPU_WEIGHT" >"$cg/cpu.weight"
         awk -v c="$cpus" 'BEGIN {if (c == "max") print "max 100000"; else printf "%d 100000\n", c * 100000}' >"$cg/cpu.max" \
           || { hosts_log "cgroup v2: cannot limit $name to $cpus CPU ($cg/cpu.max)"; exit 1; }
       fi
@@ -138,6 +155,7 @@ host_boot() {
       if [ -n "$cpus" ]; then
         mkdir -p "/sys/fs/cgroup/cpu/products-$name"
         echo 100000 >"/sys/fs/cgroup/cpu/products-$name/cpu.cfs_period_us"
+        echo $((HOSTS_CPU_WEIGHT * 1024 / 100)) >"/sys/fs/cgroup/cpu/products-$name/cpu.shares"
         awk -v c="$cpus" 'BEGIN {if (c == "max") print -1; else printf "%d\n", c * 100000}' >"/sys/fs/cgroup/cpu/products-$name/cpu.cfs_quota_us"
         echo $BASHPID >"/sys/fs/cgroup/cpu/products-$name/tasks"
         # CPU time used (host_cpu_seconds), where the cgroup v1 cpuacct controller is separate.
@@ -256,4 +274,5 @@ hosts_cleanup() {
     rm -rf "$dir"
   done
   ip link del "$HOSTS_BRIDGE" 2>/dev/null || true
+  rmdir /sys/fs/cgroup/cpu/products-generator /sys/fs/cgroup/products-generator 2>/dev/null || true   # once empty
 }
