@@ -44,7 +44,7 @@ hosts_log() { echo "hosts: $*" >&2; }
 # A host with a CPU setting gets its share first when this machine's cores are busy (cgroup v2
 # cpu.weight, v1 cpu.shares ×10.24; the default is 100): like a cloud instance, whose vCPUs a
 # neighbour does not take. Without it, the load generator and this machine's own work took the
-# capped hosts' CPU: overload goodput 0.74 of the max, 0.90–1.13 with it (real-traffic
+# capped hosts' CPU: overload goodput 0.74–0.90 of the max, 0.92–1.13 with it (real-traffic
 # --cluster, 2026-12-06, docs/reliability.md "Overload").
 HOSTS_CPU_WEIGHT=${HOSTS_CPU_WEIGHT:-1000}
 hosts_weigh_self() {
