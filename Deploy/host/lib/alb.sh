@@ -1,7 +1,7 @@
 # alb.sh: a stand-in for a cloud load balancer (an AWS ALB and its target group) in front of
 # the products lbs, for the host tests: HAProxy on a booted host of its own, adding
 # X-Forwarded-For, health-checking each target on its admin port every second (GET
-# /_health/ready, down after 2 failures). Like an ALB, it does not retry a request elsewhere
+# /_health/ready, 5 s timeout, down after 2 failures). Like an ALB, it does not retry a request elsewhere
 # (retries 0): a target that dies fails what was sent to it until its checks fail. Sourced after hosts.sh (Deploy/host/test-edge, test-cluster --alb).
 #
 #   alb_config CHECK_PORT NAME=ADDRESS...  the haproxy.cfg, on stdout: :80 to each target's :80,
@@ -22,6 +22,12 @@ defaults
     timeout connect 2s
     timeout client 10s
     timeout server 10s
+    # An ALB's health-check timeout (5 s by default). Without it HAProxy allows a check its
+    # interval (1 s here), and an lb's /_health/ready, which asks an app host, takes longer when
+    # that app host has just died (nginx's 1 s FastCGI connect timeout, then the next one): both
+    # lbs failed their checks at once and the stand-in answered 503 (test-cluster --alb in CI,
+    # 2026-12-07: 1 of 6,000 while an app host was powered off).
+    timeout check 5s
 frontend public
     bind :80
     default_backend products
