@@ -22,11 +22,7 @@ defaults
     timeout connect 2s
     timeout client 10s
     timeout server 10s
-    # An ALB's health-check timeout (5 s by default). Without it HAProxy allows a check its
-    # interval (1 s here), and an lb's /_health/ready, which asks an app host, takes longer when
-    # that app host has just died (nginx's 1 s FastCGI connect timeout, then the next one): both
-    # lbs failed their checks at once and the stand-in answered 503 (test-cluster --alb in CI,
-    # 2026-12-07: 1 of 6,000 while an app host was powered off).
+    # An ALB's health-check timeout (5 s by default; HAProxy's own default is the interval).
     timeout check 5s
 frontend public
     bind :80
