@@ -17,6 +17,8 @@ global
     log stdout format raw local0
 defaults
     mode http
+    log global
+    option httplog
     option forwardfor
     retries 0
     timeout connect 2s
