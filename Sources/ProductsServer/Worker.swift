@@ -164,6 +164,10 @@ struct WorkerLoop {
     /// Since when every request read has waited longer than --max-queue-time (nil: the last
     /// one did not).
     var lateSince: ContinuousClock.Instant?
+    /// The last time this worker found nothing to read (``run()``): what it reads after that
+    /// reached this host after it, so none of it has waited here longer than the time since
+    /// (``queueTime()``). nil until the first such moment.
+    var idleSince: ContinuousClock.Instant?
     /// A body being compressed; reused like ``output``.
     var uncompressed: [UInt8] = []
     var compressed: [UInt8] = []
@@ -214,7 +218,15 @@ struct WorkerLoop {
             for fd in kept.awaitingInput { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
             // A timeout, so that a stop signal landing just before poll() is seen within 1 s.
             let timeout = Int32(milliseconds(roundingUp: kept.pollTimeout(idle: .seconds(1))))
-            if poll(&fds, nfds_t(fds.count), timeout) < 0 {
+            // First without waiting: when nothing is there, the worker is idle now, and that
+            // moment bounds the queue time of whatever it reads next (``idleSince``). Under
+            // load something always is, and this is the only poll of the turn.
+            var ready = poll(&fds, nfds_t(fds.count), 0)
+            if ready == 0 {
+                idleSince = .now
+                ready = poll(&fds, nfds_t(fds.count), timeout)
+            }
+            if ready < 0 {
                 // EINTR is not retried here, unlike everywhere else (SystemCalls): the signal
                 // may be the stop request, which the loop's condition must see now.
                 if errno == EINTR { continue }
