@@ -52,6 +52,9 @@ struct KeptConnections {
         var lastUsed: UInt64
         /// When a peek first found an incomplete request on it; nil while idle or complete.
         var incompleteSince: ContinuousClock.Instant?
+        /// When the worker last saw nothing to read on it (``sawQuiet(_:at:)``): a request read
+        /// on it later reached this host after that. nil: not known.
+        var quietSince: ContinuousClock.Instant? = nil
     }
 
     let capacity: Int
@@ -91,11 +94,30 @@ struct KeptConnections {
     /// a split one completes within microseconds: this delays it by at most this much.
     static let recheckInterval: Duration = .milliseconds(5)
 
-    /// A connection was accepted into a free slot.
-    mutating func accepted(_ fd: Int32) {
+    /// A connection was accepted into a free slot; `quietSince`: when the listening socket
+    /// last had nothing to accept (the connection, and so its request, came after).
+    mutating func accepted(_ fd: Int32, quietSince: ContinuousClock.Instant? = nil) {
         precondition(!isFull)
         counter += 1
-        entries.append(Entry(fd: fd, lastUsed: counter, incompleteSince: nil))
+        entries.append(Entry(fd: fd, lastUsed: counter, incompleteSince: nil, quietSince: quietSince))
+    }
+
+    /// The shell's poll found nothing to read on `fds` at `now`; they come in ``awaitingInput``'s
+    /// order (the poll set is built from it), which makes this one walk. An fd out of that
+    /// order ends the walk: the ones after it keep their earlier time, which is only less tight.
+    mutating func sawQuiet(_ fds: some Sequence<Int32>, at now: ContinuousClock.Instant) {
+        var index = entries.startIndex
+        for fd in fds {
+            while index < entries.endIndex, entries[index].fd != fd { index += 1 }
+            guard index < entries.endIndex else { return }
+            entries[index].quietSince = now
+            index += 1
+        }
+    }
+
+    /// When the worker last saw nothing to read on `fd` (nil: not known).
+    func quietSince(of fd: Int32) -> ContinuousClock.Instant? {
+        entries.first { $0.fd == fd }?.quietSince
     }
 
     /// A peek at `fd` (reported readable, or holding an incomplete request) found `peek`.

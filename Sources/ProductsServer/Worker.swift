@@ -164,10 +164,12 @@ struct WorkerLoop {
     /// Since when every request read has waited longer than --max-queue-time (nil: the last
     /// one did not).
     var lateSince: ContinuousClock.Instant?
-    /// The last time this worker found nothing to read (``run()``): what it reads after that
-    /// reached this host after it, so none of it has waited here longer than the time since
-    /// (``queueTime()``). nil until the first such moment.
-    var idleSince: ContinuousClock.Instant?
+    /// When this worker last found nothing to accept on the listening socket (``run()``).
+    var listenerQuietSince: ContinuousClock.Instant?
+    /// When this worker last saw nothing to read on the connection of the request being
+    /// served: the request reached this host after that, so it has waited here no longer
+    /// than the time since (``queueTime()``). nil: not known.
+    var requestArrivedAfter: ContinuousClock.Instant?
     /// A body being compressed; reused like ``output``.
     var uncompressed: [UInt8] = []
     var compressed: [UInt8] = []
@@ -218,14 +220,15 @@ struct WorkerLoop {
             for fd in kept.awaitingInput { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
             // A timeout, so that a stop signal landing just before poll() is seen within 1 s.
             let timeout = Int32(milliseconds(roundingUp: kept.pollTimeout(idle: .seconds(1))))
-            // First without waiting: when nothing is there, the worker is idle now, and that
-            // moment bounds the queue time of whatever it reads next (``idleSince``). Under
+            // First without waiting: when nothing is there, the worker is idle, and that moment
+            // bounds the queue time of whatever it reads next (``requestArrivedAfter``). Under
             // load something always is, and this is the only poll of the turn.
             var ready = poll(&fds, nfds_t(fds.count), 0)
             if ready == 0 {
-                idleSince = .now
+                noteQuiet(fds, listener: watchListener, at: .now, &kept)
                 ready = poll(&fds, nfds_t(fds.count), timeout)
             }
+            if ready >= 0 { noteQuiet(fds, listener: watchListener, at: .now, &kept) }
             if ready < 0 {
                 // EINTR is not retried here, unlike everywhere else (SystemCalls): the signal
                 // may be the stop request, which the loop's condition must see now.
@@ -254,6 +257,14 @@ struct WorkerLoop {
         connection = nil  // PQfinish: a clean goodbye instead of a dropped socket
         if status == 0 { logger.debug("worker stopping: shutdown requested") }
         return status
+    }
+
+    /// Notes what `poll` found nothing on at `now`: the listening socket (first in `fds` when
+    /// `listener`) and the kept connections (``requestArrivedAfter``).
+    private mutating func noteQuiet(_ fds: [pollfd], listener: Bool, at now: ContinuousClock.Instant,
+                                    _ kept: inout KeptConnections) {
+        if listener, fds.first?.revents == 0 { listenerQuietSince = now }
+        kept.sawQuiet(fds.dropFirst(listener ? 1 : 0).lazy.filter { $0.revents == 0 }.map(\.fd), at: now)
     }
 
     /// Closes the database connection once its lifetime is over (``WorkerConfiguration/databaseLifetime``),
@@ -292,6 +303,7 @@ struct WorkerLoop {
             }
         case .serve(let fd):
             let started = slot == nil ? 0 : Self.monotonicMicroseconds()
+            requestArrivedAfter = kept.quietSince(of: fd)
             slot?.requestStarted()
             let accepted = request.accept(connection: fd)
             if accepted {
@@ -373,7 +385,7 @@ struct WorkerLoop {
         // What libfcgi's own accept did for TCP; fails harmlessly on a unix socket.
         var on: Int32 = 1
         _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
-        kept.accepted(fd)
+        kept.accepted(fd, quietSince: listenerQuietSince)
         slot?.count(.connectionsAccepted)
         return fd
     }

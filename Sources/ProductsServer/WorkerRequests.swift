@@ -306,7 +306,8 @@ extension WorkerLoop {
     /// How long the request waited between nginx handing it upstream (`REQUEST_START`, nginx's
     /// `$msec`: Unix seconds with milliseconds, snippets/fastcgi-params.conf) and now: in the
     /// kept connection's socket buffer or the listen queue while every worker was busy; at
-    /// most the time since this worker was last idle (``idleSince``). That bound is what makes
+    /// most the time since this worker last saw nothing to read on the request's connection
+    /// (or to accept, for a new one; ``requestArrivedAfter``). That bound is what makes
     /// a retry's wait honest: nginx keeps the `REQUEST_START` of a request it retries on
     /// another app host after the first went away (1 s of connect or 3 s of read timeout), so
     /// when an app host dies the others get a burst of requests seconds "late" that never
@@ -351,8 +352,8 @@ extension WorkerLoop {
             clockWarningLogged = true
             return nil
         }
-        guard let idleSince else { return max(waited, .zero) }
-        return max(min(waited, ContinuousClock.now - idleSince), .zero)
+        guard let requestArrivedAfter else { return max(waited, .zero) }
+        return max(min(waited, ContinuousClock.now - requestArrivedAfter), .zero)
     }
 
     /// The client accepts gzip: nginx's `PRODUCTS_GZIP` (snippets/fastcgi-params.conf), `1`

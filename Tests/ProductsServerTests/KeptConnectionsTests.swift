@@ -15,6 +15,26 @@ import Testing
         #expect(kept.canTakeAConnection)
     }
 
+    /// What bounds a request's queue time (WorkerLoop.queueTime): when the worker last saw
+    /// nothing to read on its connection; a new connection starts with the listener's time.
+    @Test func aConnectionRemembersWhenItWasLastSeenQuiet() {
+        var kept = KeptConnections(capacity: 4, partialTimeout: .seconds(1))
+        kept.accepted(10); kept.accepted(11, quietSince: t0); kept.accepted(12)
+        #expect(kept.quietSince(of: 10) == nil)
+        #expect(kept.quietSince(of: 11) == t0)
+        let t1 = t0 + .milliseconds(5)
+        kept.sawQuiet([10, 12], at: t1)  // 11 was readable
+        #expect(kept.quietSince(of: 10) == t1)
+        #expect(kept.quietSince(of: 11) == t0)
+        #expect(kept.quietSince(of: 12) == t1)
+        // Out of the poll set's order: the walk stops, nothing is marked wrongly.
+        let t2 = t1 + .milliseconds(5)
+        kept.sawQuiet([12, 10], at: t2)
+        #expect(kept.quietSince(of: 12) == t2)
+        #expect(kept.quietSince(of: 10) == t1)
+        #expect(kept.quietSince(of: 99) == nil)
+    }
+
     @Test func makingRoomSkipsAConnectionWithUnreadInputAndSaysWhenNoneCanGo() {
         var kept = KeptConnections(capacity: 3, partialTimeout: .seconds(1))
         kept.accepted(10)
