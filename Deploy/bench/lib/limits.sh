@@ -10,6 +10,7 @@
 #                               pgbench of the route's own prepared statement (the worker's query,
 #                               Sources/ProductsServer/Queries.swift) over the stack's unix socket;
 #                               prints tps. Needs PGSOCK and PGBENCH.
+#   ratio A B                   A / B with two decimals ("?" when B is not positive)
 
 LIMIT_URL=""; LIMIT_PID=""
 
@@ -63,3 +64,5 @@ pgbench_statement() {
   rm -f "$sql"
   sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$out" | head -1 | cut -d. -f1
 }
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }'; }
