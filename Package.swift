@@ -71,7 +71,7 @@ let package = Package(
         // The open-loop load generator (benchmarks): schedules, id distributions, latency
         // histograms measured from the scheduled send time.
         .target(name: "LoadGenerator", dependencies: [
-            "SystemCalls",
+            "SystemCalls", "CSystemShims",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         .executableTarget(name: "products-load", dependencies: [

@@ -125,8 +125,40 @@ int products_listen_queue(int fd, uint32_t *queued, uint32_t *limit) {
     *limit = info.tcpi_sacked;
     return 0;
 }
+
+#include <sys/socket.h>
+#include <time.h>
+
+int products_enable_receive_timestamps(int fd) {
+    int one = 1;
+    return setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+}
+
+long products_recv_stamped(int fd, void *buffer, unsigned long length, int64_t *arrived_ns) {
+    struct iovec part = { .iov_base = buffer, .iov_len = length };
+    union { char bytes[CMSG_SPACE(sizeof(struct timespec))]; struct cmsghdr align; } control;
+    struct msghdr message = { .msg_iov = &part, .msg_iovlen = 1,
+                              .msg_control = control.bytes, .msg_controllen = sizeof control.bytes };
+    *arrived_ns = 0;
+    ssize_t n = recvmsg(fd, &message, 0);
+    if (n <= 0) return n;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&message); c != NULL; c = CMSG_NXTHDR(&message, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec at;
+            memcpy(&at, CMSG_DATA(c), sizeof at);
+            *arrived_ns = (int64_t)at.tv_sec * 1000000000 + at.tv_nsec;
+        }
+    }
+    return n;
+}
 #else
 #include <errno.h>
+#include <sys/socket.h>
+int products_enable_receive_timestamps(int fd) { (void)fd; errno = ENOPROTOOPT; return -1; }
+long products_recv_stamped(int fd, void *buffer, unsigned long length, int64_t *arrived_ns) {
+    *arrived_ns = 0;
+    return recv(fd, buffer, length, 0);
+}
 int products_memfd_create(const char *name) { (void)name; errno = ENOSYS; return -1; }
 int products_listen_queue(int fd, uint32_t *queued, uint32_t *limit) {
     (void)fd; (void)queued; (void)limit; errno = ENOSYS; return -1;

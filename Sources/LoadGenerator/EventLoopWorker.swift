@@ -1,3 +1,4 @@
+import CSystemShims
 import SystemCalls
 #if os(Linux)
 import Glibc
@@ -62,6 +63,11 @@ final class EventLoopWorker {
         var wantsWrite = false
         /// When the request on it was written.
         var sentAt: UInt64 = 0
+        /// Realtime ns just before its first byte went to the kernel, and the kernel's receive
+        /// time of the last segment of the answer read so far (0: none): the answer's time on
+        /// the wire, without this thread's own scheduling delays.
+        var writtenAt: Int64 = 0
+        var arrivedAt: Int64 = 0
         /// Its request already counted as a timeout; an answer that still comes is a late answer.
         var expired = false
         init() { out.reserveCapacity(512) }
@@ -273,6 +279,8 @@ final class EventLoopWorker {
         c.written = 0
         c.request = request
         c.sentAt = now
+        c.writtenAt = 0
+        c.arrivedAt = 0
         c.expired = false
         c.parser.reset()
         c.state = .busy
@@ -284,6 +292,7 @@ final class EventLoopWorker {
 
     private func write(_ index: Int, now: UInt64) {
         let c = connections[index]
+        if c.written == 0 { c.writtenAt = realtimeNanoseconds() }
         while c.written < c.out.count {
             let n = c.out.withUnsafeBytes { raw in
                 retryingEINTR { Glibc.send(c.fd, raw.baseAddress! + c.written, raw.count - c.written, Int32(MSG_NOSIGNAL)) }
@@ -349,7 +358,9 @@ final class EventLoopWorker {
     private func read(_ index: Int, now: UInt64) {
         let c = connections[index]
         while true {
-            let n = retryingEINTR { recv(c.fd, readBuffer.baseAddress, readBuffer.count, 0) }
+            var arrived: Int64 = 0
+            let n = retryingEINTR { products_recv_stamped(c.fd, readBuffer.baseAddress, UInt(readBuffer.count), &arrived) }
+            if arrived > 0 { c.arrivedAt = arrived }
             if n > 0 {
                 let chunk = UnsafeRawBufferPointer(rebasing: readBuffer[0..<n])
                 do {
@@ -420,7 +431,9 @@ final class EventLoopWorker {
                 stats.lastCompletion = max(stats.lastCompletion, now)
             }
         } else {
-            finish(request, outcome: .response(status: head.status, cache: head.cacheStatus), now: now, sentAt: c.sentAt)
+            let onWire = c.writtenAt > 0 && c.arrivedAt >= c.writtenAt ? UInt64(c.arrivedAt - c.writtenAt) : nil
+            finish(request, outcome: .response(status: head.status, cache: head.cacheStatus), now: now, sentAt: c.sentAt,
+                   onWire: onWire)
         }
         c.served += 1
         if closed || leftover || !head.keepAlive || c.served >= (config.requestsPerConnection ?? .max) {
@@ -434,14 +447,15 @@ final class EventLoopWorker {
         idle.append(index)
     }
 
-    private func finish(_ request: PlannedRequest, outcome: Outcome, now: UInt64, sentAt: UInt64? = nil) {
+    private func finish(_ request: PlannedRequest, outcome: Outcome, now: UInt64, sentAt: UInt64? = nil,
+                        onWire: UInt64? = nil) {
         var success = false
         if case .response(let status, _) = outcome {
             success = (200..<300).contains(status) || (config.allow404 && status == 404)
         }
         if request.measured {
             stats.record(route: request.route, due: request.due, now: now, outcome: outcome, allow404: config.allow404,
-                         sentAt: sentAt)
+                         sentAt: sentAt, onWire: onWire)
         }
         config.counters.completed.add(1, ordering: .relaxed)
         if !success { config.counters.failed.add(1, ordering: .relaxed) }

@@ -131,6 +131,8 @@ public struct LoadReport: Codable, Sendable {
     public var refusedLatencyUs: Latency?
     /// The same answers from the request's first write (without the generator's lateness).
     public var refusedServiceLatencyUs: Latency?
+    /// The same answers from the first write to their arrival (the kernel's receive timestamp).
+    public var refusedWireLatencyUs: Latency?
     public var errors: Errors
     /// Responses per HTTP status ("0" = a status outside 100…599).
     public var statusCounts: [String: Int]
@@ -213,6 +215,7 @@ public struct LoadReport: Codable, Sendable {
         latencyUs = Latency(s.latency)
         refusedLatencyUs = s.refusedLatency.totalCount > 0 ? Latency(s.refusedLatency) : nil
         refusedServiceLatencyUs = s.refusedServiceLatency.totalCount > 0 ? Latency(s.refusedServiceLatency) : nil
+        refusedWireLatencyUs = s.refusedWireLatency.totalCount > 0 ? Latency(s.refusedWireLatency) : nil
         errors = Errors(total: s.errors, rate: s.scheduled > 0 ? Double(s.errors) / Double(s.scheduled) : 0,
                         http: s.httpErrors, timeouts: s.timeouts, socket: s.socketErrors,
                         connectFailures: s.connectErrors, retries: s.retries)
@@ -274,6 +277,7 @@ public struct LoadReport: Codable, Sendable {
         line("latency", Self.latencyText(latencyUs) + "   (from the scheduled send time)")
         if let refusedLatencyUs { line("5xx latency", Self.latencyText(refusedLatencyUs)) }
         if let refusedServiceLatencyUs { line("5xx service", Self.latencyText(refusedServiceLatencyUs) + "   (from the first write)") }
+        if let refusedWireLatencyUs { line("5xx arrival", Self.latencyText(refusedWireLatencyUs) + "   (first write → the kernel's receive time)") }
         let errorPercent = String(format: "%.3f%%", errors.rate * 100)
         line("errors", "\(errors.total) (\(errorPercent)): http \(errors.http), timeouts \(errors.timeouts), socket \(errors.socket)"
              + (errors.connectFailures > 0 ? "; failed connects \(errors.connectFailures)" : "")

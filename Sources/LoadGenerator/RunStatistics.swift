@@ -83,6 +83,11 @@ public struct RunStatistics: Sendable {
     /// The 5xx answers' time from the request's first write to its answer: how fast the server
     /// refused, without the generator's own lateness (which `refusedLatency` includes).
     public var refusedServiceLatency = LatencyHistogram.latency()
+    /// The 5xx answers' time from the request's first write to the kernel's receive timestamp
+    /// of the answer: the refusal as the client's network stack saw it, without the delays of
+    /// the generator's threads in reading it (on a machine the generator shares, those are most
+    /// of `refusedServiceLatency`). Empty where the kernel gives no receive timestamps.
+    public var refusedWireLatency = LatencyHistogram.latency()
 
     /// Requests scheduled in the measured window.
     public var scheduled = 0
@@ -132,7 +137,7 @@ public struct RunStatistics: Sendable {
     /// Counts one measured request's end. Returns whether it succeeded.
     @discardableResult
     public mutating func record(route: Route, due: UInt64, now: UInt64, outcome: Outcome, allow404: Bool,
-                                sentAt: UInt64? = nil) -> Bool {
+                                sentAt: UInt64? = nil, onWire: UInt64? = nil) -> Bool {
         let elapsed = now > due ? now - due : 0
         var success = false
         switch outcome {
@@ -150,6 +155,7 @@ public struct RunStatistics: Sendable {
             if status >= 500 && status < 600 {
                 refusedLatency.recordNanoseconds(elapsed)
                 if let sentAt { refusedServiceLatency.recordNanoseconds(now > sentAt ? now - sentAt : 0) }
+                if let onWire { refusedWireLatency.recordNanoseconds(onWire) }
             }
         case .timeout:
             timeouts += 1
@@ -176,6 +182,7 @@ public struct RunStatistics: Sendable {
         sendDelay.add(other.sendDelay)
         refusedLatency.add(other.refusedLatency)
         refusedServiceLatency.add(other.refusedServiceLatency)
+        refusedWireLatency.add(other.refusedWireLatency)
         scheduled += other.scheduled
         answered += other.answered
         ok += other.ok

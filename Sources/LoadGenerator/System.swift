@@ -1,3 +1,4 @@
+import CSystemShims
 import SystemCalls
 #if canImport(Glibc)
 import Glibc
@@ -11,6 +12,15 @@ public func monotonicNanoseconds() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+}
+
+/// CLOCK_REALTIME in nanoseconds: the clock of the kernel's receive timestamps, which the time
+/// of a request's first write is compared with.
+@inline(__always)
+public func realtimeNanoseconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec)
 }
 
 /// Sleeps until a monotonic time (no-op if it has passed).
@@ -95,6 +105,7 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         guard fd >= 0 else { throw LoadError.system("socket", errno: errno) }
         var one: Int32 = 1
         _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        _ = products_enable_receive_timestamps(fd)   // where it fails, answers have no arrival time
         let rc = bytes.withUnsafeBytes { raw in
             connect(fd, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count))
         }

@@ -38,9 +38,9 @@ import Testing
         s.record(route: .styles, due: 0, now: 1_000_000, outcome: .response(status: 200, cache: .hit), allow404: false)
         s.record(route: .styles, due: 0, now: 2_000_000, outcome: .response(status: 200, cache: .miss), allow404: false)
         s.record(route: .styles, due: 0, now: 3_000_000, outcome: .response(status: 404, cache: .absent), allow404: false)
-        // A 503 sent 3 ms late and answered 1 ms after its write.
+        // A 503 sent 3 ms late, read 1 ms after its write, at the client's socket 0.2 ms after it.
         s.record(route: .product, due: 0, now: 4_000_000, outcome: .response(status: 503, cache: .bypass), allow404: false,
-                 sentAt: 3_000_000)
+                 sentAt: 3_000_000, onWire: 200_000)
         s.record(route: .product, due: 0, now: 2_000_000_000, outcome: .timeout, allow404: false)
         s.record(route: .product, due: 0, now: 9_000_000, outcome: .socketError, allow404: false)
         #expect(s.answered == 4 && s.ok == 2 && s.httpErrors == 2 && s.timeouts == 1 && s.socketErrors == 1)
@@ -48,6 +48,7 @@ import Testing
         #expect(s.latency.totalCount == 5)   // socket errors have no latency; timeouts do
         #expect(s.statusCounts[404] == 1)
         #expect(s.refusedLatency.max >= 3_900 && s.refusedServiceLatency.max <= 1_100)   // µs
+        #expect(s.refusedWireLatency.totalCount == 1 && s.refusedWireLatency.max <= 210)
 
         var allowed = RunStatistics()
         let counted = allowed.record(route: .styles, due: 0, now: 1, outcome: .response(status: 404, cache: .absent), allow404: true)
@@ -79,7 +80,7 @@ import Testing
         #expect(text.contains("p99.9"))
         // The 503 is also a refusal, with its own latency (4 ms from its due time).
         #expect(report.refusedLatencyUs?.count == 1)
-        #expect(text.contains("5xx latency"))
+        #expect(text.contains("5xx latency") && text.contains("5xx arrival"))
         // Second by second (all were due in second 0 of the window).
         let row = try! #require(report.series?.first)
         #expect(report.series?.count == 1)

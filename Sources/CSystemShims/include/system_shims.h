@@ -29,6 +29,17 @@ int products_memfd_create(const char *name);
 /// with errno set when the kernel cannot tell.
 int products_listen_queue(int fd, uint32_t *queued, uint32_t *limit);
 
+/// Asks the kernel to stamp each segment this socket receives with the time it arrived
+/// (SO_TIMESTAMPNS, CLOCK_REALTIME), for products_recv_stamped. Returns 0, or -1 with errno
+/// set (ENOPROTOOPT elsewhere).
+int products_enable_receive_timestamps(int fd);
+
+/// recv(fd, buffer, length, 0) through recvmsg: also sets `*arrived_ns` to the kernel's
+/// receive time of the last segment read (realtime ns since the epoch), or 0 when the kernel
+/// gave none. A load generator's own scheduling delay is then not part of the time it
+/// measures: the answer was at its socket when the kernel stamped it. Returns what recv does.
+long products_recv_stamped(int fd, void *buffer, unsigned long length, int64_t *arrived_ns);
+
 // Shared-memory counters (the scoreboard): each is written by one process and read by others,
 // so plain loads and stores are enough, but they must be single instructions the compiler
 // cannot split, merge or cache: relaxed atomics. Inline, so a counter update is one add.

@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+@testable import LoadGenerator
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The refusals' time on the wire (first write → the kernel's receive timestamp of the answer),
+/// through real sockets: the figure `real-traffic` judges the fast 503 by, so that a load
+/// generator sharing the machine's cores does not add its own scheduling delays to it.
+@Suite struct WireTimeTests {
+    /// A server on 127.0.0.1 that answers every request 503 after `delay` (keep-alive), one
+    /// thread per connection. Returns its port.
+    static func refusingServer(delay: useconds_t) throws -> UInt16 {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(listener >= 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && listen(listener, 64) == 0
+                && getsockname(listener, $0, &length) == 0 }
+        }
+        try #require(bound)
+        Thread.detachNewThread {
+            while true {
+                let fd = accept(listener, nil, nil)
+                guard fd >= 0 else { return }
+                Thread.detachNewThread {
+                    var buffer = [UInt8](repeating: 0, count: 4096)
+                    var seen: [UInt8] = []
+                    let answer = Array("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}".utf8)
+                    while true {
+                        let n = read(fd, &buffer, buffer.count)
+                        guard n > 0 else { close(fd); return }
+                        seen += buffer[0..<n]
+                        while let end = seen.firstRange(of: Array("\r\n\r\n".utf8)) {
+                            seen.removeSubrange(seen.startIndex..<end.upperBound)
+                            usleep(delay)
+                            _ = answer.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                        }
+                    }
+                }
+            }
+        }
+        return UInt16(bigEndian: address.sin_port)
+    }
+
+    @Test func refusalsAreTimedFromTheFirstWriteToTheirArrival() throws {
+        let port = try Self.refusingServer(delay: 20_000)   // 20 ms
+        let config = LoadTestConfiguration(
+            url: try TargetURL("http://127.0.0.1:\(port)"), workload: .single(.styles), distribution: .uniform,
+            maxId: 100, rate: 40, duration: 1_000_000_000, warmup: 0, timeout: 2_000_000_000, connections: 4,
+            threads: 1, headers: [], allow404: false, seed: 1)
+        let report = try LoadTest.run(config)
+        let refused = try #require(report.statusCounts["503"])
+        // Every 503 has an arrival time: the kernel stamped the answers (SO_TIMESTAMPNS) and the
+        // generator read the stamps.
+        let wire = try #require(report.refusedWireLatencyUs)
+        let service = try #require(report.refusedServiceLatencyUs)
+        #expect(refused >= 30 && wire.count == UInt64(refused) && service.count == wire.count)
+        // At the socket no sooner than the server answered, and no later than the generator read it.
+        #expect(wire.p50 >= 19_000 && wire.p50 < 200_000)   // µs
+        #expect(wire.max <= service.max + 1_000 && wire.p50 <= service.p50 + 1_000)
+    }
+}
