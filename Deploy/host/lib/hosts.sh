@@ -16,9 +16,9 @@
 #                                   cluster test reaches its hosts with ssh and Ansible)
 #   host_create NAME ADDRESS        a fresh tree and a network namespace with ADDRESS
 #   host_boot NAME [CPUS [MEM_MB]]  boots it in the background (CPUS may be fractional: a
-#                                   CFS quota; or @N: pinned to core N without a quota, like a
-#                                   dedicated vCPU, never throttled); a reboot from inside
-#                                   boots it again
+#                                   CFS quota; @N: pinned to core N without a quota, like a
+#                                   dedicated vCPU, never throttled; C@N: a quota of C on core
+#                                   N); a reboot from inside boots it again
 #   host_wait NAME [SECONDS]        until systemd inside says running (or degraded)
 #   host_exec NAME CMD...           runs CMD inside (all namespaces of its PID 1)
 #   host_copy NAME SRC DEST         copies a file into the host's tree
@@ -132,7 +132,7 @@ host_boot() {
   # quota so its CPU time is still accounted (host_cpu_seconds). A CFS quota stops every
   # process of the host until the next 100 ms period once it is used up: latency no cloud
   # instance with a dedicated vCPU has (measured: docs/reliability.md, "Overload").
-  case $cpus in @*) pin=${cpus#@}; cpus=max ;; esac
+  case $cpus in *@*) pin=${cpus#*@}; cpus=${cpus%@*}; cpus=${cpus:-max} ;; esac
   (
     set +e   # nspawn's exit status is data here (133 = reboot), not a failure of the caller's
     if { [ -n "$cpus" ] || [ -n "$mem" ]; } && [ -f /sys/fs/cgroup/cgroup.controllers ]; then
