@@ -53,8 +53,12 @@ final class EventLoopWorker {
         var written = 0
         var parser = HTTPResponseParser()
         /// Responses completed on this TCP connection (a close before the first is not a
-        /// keep-alive race, so no retry).
+        /// keep-alive race, so no retry, unless the connection had sat idle: `openedAt`).
         var served = 0
+        /// When its connect completed. A server closes a connection that sends no request
+        /// for a while (nginx's client_header_timeout, 10 s here): a request written as it does
+        /// is the same race as a keep-alive close.
+        var openedAt: UInt64 = 0
         /// Earliest time to try connecting again after a failed attempt.
         var reconnectAt: UInt64 = 0
         /// A connect still in progress at this time is abandoned.
@@ -97,6 +101,8 @@ final class EventLoopWorker {
     static let readBufferSize = 64 * 1024
     static let scanInterval: UInt64 = 2_000_000          // timeouts and reconnects: every 2 ms
     static let reconnectBackoff: UInt64 = 100_000_000    // after a failed connect attempt
+    /// A connection unused this long since it opened may be closed by the server as idle.
+    static let idleRaceAge: UInt64 = 1_000_000_000
 
     init(_ config: WorkerConfiguration) throws(LoadError) {
         self.config = config
@@ -232,6 +238,7 @@ final class EventLoopWorker {
             stats.connectionsOpened += 1
             if connected {
                 c.state = .idle
+                c.openedAt = now
                 try epoll.add(fd, events: Epoll.epollIn | Epoll.epollRdHup, data: UInt64(index))
                 c.failedAttempts = 0
                 idle.append(index)
@@ -334,6 +341,7 @@ final class EventLoopWorker {
                 return
             }
             c.state = .idle
+            c.openedAt = now
             opening -= 1
             c.failedAttempts = 0
             try? epoll.modify(c.fd, events: Epoll.epollIn | Epoll.epollRdHup, data: UInt64(index))
@@ -390,12 +398,16 @@ final class EventLoopWorker {
         }
     }
 
-    /// The connection died under a request: resend once if it was a reused keep-alive
-    /// connection closed before any byte of the answer (the server's idle close racing our
-    /// write); otherwise the request failed.
+    /// The connection died under a request before any byte of the answer: the server's idle
+    /// close racing our write, which browsers answer by resending an idempotent GET (RFC 9110
+    /// 9.2.2). Resend once if it was a reused keep-alive connection; resend whenever it was one
+    /// unused for `idleRaceAge` since it opened (each such connection is replaced by a fresh
+    /// one, so this ends; the resent request may meet the next stale one). Otherwise the
+    /// request failed.
     private func connectionLost(_ index: Int, now: UInt64) {
         let c = connections[index]
-        if var request = c.request, c.served > 0, !c.parser.hasStarted, !request.retried, !c.expired {
+        let stale = c.served == 0 && c.sentAt >= c.openedAt + Self.idleRaceAge
+        if var request = c.request, stale || (c.served > 0 && !request.retried), !c.parser.hasStarted, !c.expired {
             request.retried = true
             if request.measured { stats.retries += 1 }
             reopen(index, now: now)

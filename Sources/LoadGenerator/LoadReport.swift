@@ -281,7 +281,7 @@ public struct LoadReport: Codable, Sendable {
         let errorPercent = String(format: "%.3f%%", errors.rate * 100)
         line("errors", "\(errors.total) (\(errorPercent)): http \(errors.http), timeouts \(errors.timeouts), socket \(errors.socket)"
              + (errors.connectFailures > 0 ? "; failed connects \(errors.connectFailures)" : "")
-             + (errors.retries > 0 ? "; resent after keep-alive close \(errors.retries)" : ""))
+             + (errors.retries > 0 ? "; resent after an idle close \(errors.retries)" : ""))
         line("status", statusCounts.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
         if let cache {
             let order = CacheStatus.allCases.map(\.description)

@@ -5,13 +5,17 @@ import Testing
 import Glibc
 #endif
 
-/// The refusals' time on the wire (first write → the kernel's receive timestamp of the answer),
-/// through real sockets: the figure `real-traffic` judges the fast 503 by, so that a load
-/// generator sharing the machine's cores does not add its own scheduling delays to it.
+/// products-load through real sockets: the refusals' time on the wire (first write → the
+/// kernel's receive timestamp of the answer), the figure `real-traffic` judges the fast 503 by,
+/// so that a load generator sharing the machine's cores does not add its own scheduling delays
+/// to it; and a connection the server closes as idle just as the first request goes out.
 @Suite struct WireTimeTests {
-    /// A server on 127.0.0.1 that answers every request 503 after `delay` (keep-alive), one
-    /// thread per connection. Returns its port.
-    static func refusingServer(delay: useconds_t) throws -> UInt16 {
+    /// A server on 127.0.0.1 that answers every request `status` after `delay` (keep-alive),
+    /// one thread per connection; with `closeIdleAfter`, a connection whose first request
+    /// comes later than that after it was accepted is closed without an answer (nginx's
+    /// client_header_timeout firing as the request arrives). Returns its port.
+    static func server(status: String = "503 Service Unavailable", delay: useconds_t,
+                       closeIdleAfter: TimeInterval? = nil) throws -> UInt16 {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         try #require(listener >= 0)
         var address = sockaddr_in()
@@ -27,13 +31,20 @@ import Glibc
             while true {
                 let fd = accept(listener, nil, nil)
                 guard fd >= 0 else { return }
+                let accepted = Date()
                 Thread.detachNewThread {
                     var buffer = [UInt8](repeating: 0, count: 4096)
                     var seen: [UInt8] = []
-                    let answer = Array("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}".utf8)
+                    var answered = 0
+                    let answer = Array("HTTP/1.1 \(status)\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}".utf8)
                     while true {
                         let n = read(fd, &buffer, buffer.count)
                         guard n > 0 else { close(fd); return }
+                        if answered == 0, let closeIdleAfter, Date().timeIntervalSince(accepted) > closeIdleAfter {
+                            close(fd)
+                            return
+                        }
+                        answered += 1
                         seen += buffer[0..<n]
                         while let end = seen.firstRange(of: Array("\r\n\r\n".utf8)) {
                             seen.removeSubrange(seen.startIndex..<end.upperBound)
@@ -48,7 +59,7 @@ import Glibc
     }
 
     @Test func refusalsAreTimedFromTheFirstWriteToTheirArrival() throws {
-        let port = try Self.refusingServer(delay: 20_000)   // 20 ms
+        let port = try Self.server(delay: 20_000)   // 20 ms
         let config = LoadTestConfiguration(
             url: try TargetURL("http://127.0.0.1:\(port)"), workload: .single(.styles), distribution: .uniform,
             maxId: 100, rate: 40, duration: 1_000_000_000, warmup: 0, timeout: 2_000_000_000, connections: 4,
@@ -63,5 +74,21 @@ import Glibc
         // At the socket no sooner than the server answered, and no later than the generator read it.
         #expect(wire.p50 >= 19_000 && wire.p50 < 200_000)   // µs
         #expect(wire.max <= service.max + 1_000 && wire.p50 <= service.p50 + 1_000)
+    }
+
+    /// Four connections open at once; answers take 1.6 s and one request is due every 0.5 s,
+    /// so the fourth request finds no connection that has answered yet and goes out on one
+    /// that opened ~1.5 s before, which the server closes then as idle. The request is resent once on a new connection (as after a
+    /// keep-alive close), not counted as a socket error.
+    @Test func aRequestOnAConnectionClosedAsIdleIsResentOnce() throws {
+        let port = try Self.server(status: "200 OK", delay: 1_600_000, closeIdleAfter: 1.1)
+        let config = LoadTestConfiguration(
+            url: try TargetURL("http://127.0.0.1:\(port)"), workload: .single(.styles), distribution: .uniform,
+            maxId: 100, rate: 2, duration: 2_000_000_000, warmup: 0, timeout: 5_000_000_000, connections: 4,
+            threads: 1, headers: [], allow404: false, seed: 1)
+        let report = try LoadTest.run(config)
+        #expect(report.errors.socket == 0)
+        #expect(report.errors.retries >= 1)
+        #expect(report.ok == 4 && report.connectionsOpened >= 5)
     }
 }
