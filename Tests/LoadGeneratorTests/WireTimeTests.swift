@@ -13,9 +13,10 @@ import Glibc
     /// A server on 127.0.0.1 that answers every request `status` after `delay` (keep-alive),
     /// one thread per connection; with `closeIdleAfter`, a connection whose first request
     /// comes later than that after it was accepted is closed without an answer (nginx's
-    /// client_header_timeout firing as the request arrives). Returns its port.
+    /// client_header_timeout firing as the request arrives). Returns its port and listening
+    /// socket (closing it ends the accepting thread).
     static func server(status: String = "503 Service Unavailable", delay: useconds_t,
-                       closeIdleAfter: TimeInterval? = nil) throws -> UInt16 {
+                       closeIdleAfter: TimeInterval? = nil) throws -> (port: UInt16, listener: Int32) {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         try #require(listener >= 0)
         var address = sockaddr_in()
@@ -55,11 +56,12 @@ import Glibc
                 }
             }
         }
-        return UInt16(bigEndian: address.sin_port)
+        return (UInt16(bigEndian: address.sin_port), listener)
     }
 
     @Test func refusalsAreTimedFromTheFirstWriteToTheirArrival() throws {
-        let port = try Self.server(delay: 20_000)   // 20 ms
+        let (port, listener) = try Self.server(delay: 20_000)   // 20 ms
+        defer { close(listener) }
         let config = LoadTestConfiguration(
             url: try TargetURL("http://127.0.0.1:\(port)"), workload: .single(.styles), distribution: .uniform,
             maxId: 100, rate: 40, duration: 1_000_000_000, warmup: 0, timeout: 2_000_000_000, connections: 4,
@@ -81,7 +83,8 @@ import Glibc
     /// that opened ~1.5 s before, which the server closes then as idle. The request is resent once on a new connection (as after a
     /// keep-alive close), not counted as a socket error.
     @Test func aRequestOnAConnectionClosedAsIdleIsResentOnce() throws {
-        let port = try Self.server(status: "200 OK", delay: 1_600_000, closeIdleAfter: 1.1)
+        let (port, listener) = try Self.server(status: "200 OK", delay: 1_600_000, closeIdleAfter: 1.1)
+        defer { close(listener) }
         let config = LoadTestConfiguration(
             url: try TargetURL("http://127.0.0.1:\(port)"), workload: .single(.styles), distribution: .uniform,
             maxId: 100, rate: 2, duration: 2_000_000_000, warmup: 0, timeout: 5_000_000_000, connections: 4,
