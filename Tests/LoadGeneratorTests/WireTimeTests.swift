@@ -59,14 +59,18 @@ import Glibc
         return (UInt16(bigEndian: address.sin_port), listener)
     }
 
+    /// An open loop of styles requests from one thread over four connections to 127.0.0.1:port.
+    static func run(port: UInt16, rate: Double, seconds: UInt64, timeoutSeconds: UInt64) throws -> LoadReport {
+        try LoadTest.run(LoadTestConfiguration(
+            url: try TargetURL("http://127.0.0.1:\(port)"), workload: .single(.styles), distribution: .uniform,
+            maxId: 100, rate: rate, duration: seconds * 1_000_000_000, warmup: 0, timeout: timeoutSeconds * 1_000_000_000,
+            connections: 4, threads: 1, headers: [], allow404: false, seed: 1))
+    }
+
     @Test func refusalsAreTimedFromTheFirstWriteToTheirArrival() throws {
         let (port, listener) = try Self.server(delay: 20_000)   // 20 ms
         defer { close(listener) }
-        let config = LoadTestConfiguration(
-            url: try TargetURL("http://127.0.0.1:\(port)"), workload: .single(.styles), distribution: .uniform,
-            maxId: 100, rate: 40, duration: 1_000_000_000, warmup: 0, timeout: 2_000_000_000, connections: 4,
-            threads: 1, headers: [], allow404: false, seed: 1)
-        let report = try LoadTest.run(config)
+        let report = try Self.run(port: port, rate: 40, seconds: 1, timeoutSeconds: 2)
         let refused = try #require(report.statusCounts["503"])
         // Every 503 has an arrival time: the kernel stamped the answers (SO_TIMESTAMPNS) and the
         // generator read the stamps.
@@ -80,16 +84,12 @@ import Glibc
 
     /// Four connections open at once; answers take 1.6 s and one request is due every 0.5 s,
     /// so the fourth request finds no connection that has answered yet and goes out on one
-    /// that opened ~1.5 s before, which the server closes then as idle. The request is resent once on a new connection (as after a
-    /// keep-alive close), not counted as a socket error.
+    /// that opened ~1.5 s before, which the server closes then as idle. The request is resent
+    /// on a new connection (as after a keep-alive close), not counted as a socket error.
     @Test func aRequestOnAConnectionClosedAsIdleIsResentOnce() throws {
         let (port, listener) = try Self.server(status: "200 OK", delay: 1_600_000, closeIdleAfter: 1.1)
         defer { close(listener) }
-        let config = LoadTestConfiguration(
-            url: try TargetURL("http://127.0.0.1:\(port)"), workload: .single(.styles), distribution: .uniform,
-            maxId: 100, rate: 2, duration: 2_000_000_000, warmup: 0, timeout: 5_000_000_000, connections: 4,
-            threads: 1, headers: [], allow404: false, seed: 1)
-        let report = try LoadTest.run(config)
+        let report = try Self.run(port: port, rate: 2, seconds: 2, timeoutSeconds: 5)
         #expect(report.errors.socket == 0)
         #expect(report.errors.retries >= 1)
         #expect(report.ok == 4 && report.connectionsOpened >= 5)
