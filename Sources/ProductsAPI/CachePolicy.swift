@@ -62,26 +62,14 @@ public enum CachePolicy {
         return headerValue(maxAge: keyMaxAge(forETag: etag.utf8))
     }
 
-    /// How long a worker trusts the generation it last read from its database connection to
-    /// be still the catalog's (seconds): a revalidation naming that generation is answered 304
-    /// without a query while the reading is younger than this (products-server,
-    /// `WorkerLoop.answeredFromKnownGeneration`). Such a 304's max-age is this much shorter
-    /// (``headerLine(etag:shortenedBy:)``), so an entry it renews expires no later than one a
-    /// query renewed at the moment of the reading: the bound after an import stays max-age +
-    /// stale-while-revalidate. Longer = fewer queries per revalidation burst, nothing else
-    /// (the max-age loses as much).
-    public static let knownGenerationWindow = 1
-
     /// The header line, as the worker writes it, for each max-age (index: maxAge - max-age).
-    private static let headerLines: [[UInt8]] = (0...(maxAgeJitter + knownGenerationWindow)).map {
+    private static let headerLines: [[UInt8]] = (0...maxAgeJitter).map {
         Array("Cache-Control: \(headerValue(maxAge: maxAge - $0))\r\n".utf8)
     }
 
-    /// The header line for an answer with this ETag, or without one; `shortenedBy` (0 or
-    /// ``knownGenerationWindow``) s off the key's max-age.
-    static func headerLine(etag: UnsafeRawBufferPointer?, shortenedBy: Int = 0) -> [UInt8] {
-        precondition(shortenedBy >= 0 && shortenedBy <= knownGenerationWindow)
-        guard let etag else { return headerLines[shortenedBy] }
-        return headerLines[maxAge - keyMaxAge(forETag: etag) + shortenedBy]
+    /// The header line for an answer with this ETag, or without one.
+    static func headerLine(etag: UnsafeRawBufferPointer?) -> [UInt8] {
+        guard let etag else { return headerLines[0] }
+        return headerLines[maxAge - keyMaxAge(forETag: etag)]
     }
 }

@@ -99,11 +99,10 @@ public enum Response {
 
     /// Appends a 304 Not Modified: the client's copy (`If-None-Match`) is current. No body, no
     /// Content-Length or Content-Type (RFC 9110 §15.4.5: a 304 describes the stored 200).
-    /// `maxAgeShortenedBy`: see ``CachePolicy/knownGenerationWindow``.
-    public static func appendNotModified(etag: UnsafeRawBufferPointer, maxAgeShortenedBy: Int = 0, to out: inout [UInt8]) {
+    public static func appendNotModified(etag: UnsafeRawBufferPointer, to out: inout [UInt8]) {
         appendStatusLine(.notModified, to: &out)
         out.append(contentsOf: "Access-Control-Allow-Origin: *\r\n".utf8)
-        out.append(contentsOf: CachePolicy.headerLine(etag: etag, shortenedBy: maxAgeShortenedBy))
+        out.append(contentsOf: CachePolicy.headerLine(etag: etag))
         out.append(contentsOf: Self.etagPrefix)
         out.append(contentsOf: etag)
         out.append(contentsOf: Self.crlf)

@@ -339,9 +339,6 @@ public enum WorkerEvent: Int, CaseIterable, Sendable {
     case incompleteRequestsDropped
     /// Requests answered 503 without a query: they had waited longer than --max-queue-time.
     case shedQueueTime
-    /// Revalidations answered 304 without a query: the worker had read their generation from
-    /// the database within ``CachePolicy/knownGenerationWindow``.
-    case revalidatedWithoutQuery
 
     public var label: String {
         switch self {
@@ -353,7 +350,6 @@ public enum WorkerEvent: Int, CaseIterable, Sendable {
         case .connectionsEvicted: "fastcgi_connections_evicted"
         case .incompleteRequestsDropped: "fastcgi_incomplete_requests_dropped"
         case .shedQueueTime: "requests_shed_queue_time"
-        case .revalidatedWithoutQuery: "requests_revalidated_without_query"
         }
     }
 }

@@ -271,7 +271,6 @@ extension WorkerEvent {
         case .connectionsEvicted: "Idle kept FastCGI connections closed to make room for a new one."
         case .incompleteRequestsDropped: "FastCGI connections closed because their request stayed incomplete for 1 s."
         case .shedQueueTime: "Requests answered 503 at once because they had waited longer than --max-queue-time (overload)."
-        case .revalidatedWithoutQuery: "Revalidations (If-None-Match) answered 304 without a query: the generation they name was read from the database less than 1 s before."
         }
     }
 }

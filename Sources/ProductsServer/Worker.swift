@@ -153,14 +153,6 @@ struct WorkerLoop {
     var peekBuffer = [UInt8](repeating: 0, count: FastCGIRequestScan.peekLimit)
     /// The ETag of the response being built (``EntityTag``); reused like ``output``.
     var etag: [UInt8] = []
-    /// The generation ``connection``'s catalog had when a query began at ``generationReadAt``
-    /// (the `generation` column of its last row): revalidations naming it are answered without
-    /// a query for ``CachePolicy/knownGenerationWindow`` after that. Empty: none read since the
-    /// connection was made.
-    var knownGeneration: [UInt8] = []
-    var generationReadAt: ContinuousClock.Instant = .now
-    /// When the query being run began (its snapshot is no older).
-    var queryStartedAt: ContinuousClock.Instant = .now
     /// Whether ``connection`` has the gzip lookups prepared (``Queries/gzip``).
     var gzipCatalog: GzipCatalog = .unknown
     /// Compresses what the import did not (a list page; every document of a catalog imported

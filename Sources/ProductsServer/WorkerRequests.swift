@@ -92,12 +92,6 @@ extension WorkerLoop {
             Response.appendOKArray(elements: EmptyCollection<UnsafeRawBufferPointer>(), method: method, to: &output)
             return
         }
-        if answeredFromKnownGeneration(route) {
-            // Before the queue-time check: this 304 costs less than its 503 would, and nginx
-            // keeps its entry fresh instead of serving it stale.
-            slot?.count(.revalidatedWithoutQuery)
-            return
-        }
         if route != .ready, let budget = configuration.maxQueueTime, let waited = queueTime(), overloaded(waited: waited, budget: budget) {
             // Overload: by now the client has waited most of what it will. A query would make
             // the next requests wait longer still; a 503 costs microseconds (nginx adds
@@ -142,7 +136,6 @@ extension WorkerLoop {
                 }
                 do {
                     let mark = output.count
-                    queryStartedAt = .now
                     if try !execute(route, method: method, on: connection) {
                         output.removeSubrange(mark...)
                         logger.error("the catalog has a NULL document for \(route)", metadata: requestMetadata())
@@ -226,7 +219,6 @@ extension WorkerLoop {
         }
         connection = new
         gzipCatalog = .unknown
-        knownGeneration.removeAll()  // another server may not have replayed the same import yet
         if let lifetime = configuration.databaseLifetime {
             // Up to a fifth shorter at random: the pool's workers do not reconnect together.
             connectionExpiry = .now + lifetime - lifetime * Double.random(in: 0..<0.2)
@@ -483,53 +475,19 @@ extension WorkerLoop {
         result.withBytes(row: 0, column: 1) { generation in
             EntityTag.append(generation: generation, route: route, gzip: gzip, to: &etag)
             slot?.servedGeneration(generation)
-            if !knownGeneration.elementsEqual(generation) {
-                knownGeneration.removeAll(keepingCapacity: true)
-                knownGeneration.append(contentsOf: generation)
-            }
         }
-        generationReadAt = queryStartedAt
         return true
-    }
-
-    /// A revalidation (`If-None-Match`, nginx's `fastcgi_cache_revalidate`) of a catalog route
-    /// whose tag names the generation this worker read from its connection less than
-    /// ``CachePolicy/knownGenerationWindow`` ago: answered 304 without a query (returns true).
-    ///
-    /// The catalog is immutable within a generation, so a tag of the generation still current
-    /// needs no query to be confirmed — only the knowledge that it is still current. A query
-    /// made within the last second gives that, up to an import swapped in since, which the
-    /// 304's max-age shortened by the window makes up for (``CachePolicy``). Why: when many
-    /// entries expire together (nginx after a quiet spell: every entry past max-age +
-    /// stale-while-revalidate), each first request for a key is a revalidation, and each ran
-    /// a query on the database — a burst that a capped replica queued while nginx's client
-    /// connections waited (docs/reliability.md, "Expiry waves"). Now a worker's burst costs
-    /// one query per second. A gzip client's tag is either representation's (the stored
-    /// document is identity where gzip was not smaller), an identity client's only identity.
-    private mutating func answeredFromKnownGeneration(_ route: Route) -> Bool {
-        guard !route.isHealthCheck, !knownGeneration.isEmpty,
-              ContinuousClock.now - generationReadAt < .seconds(CachePolicy.knownGenerationWindow),
-              request.withParam("HTTP_IF_NONE_MATCH", { $0 != nil }) else { return false }
-        let generation = knownGeneration
-        var gzip = acceptsGzip
-        while true {
-            etag.removeAll(keepingCapacity: true)
-            generation.withUnsafeBytes { EntityTag.append(generation: $0, route: route, gzip: gzip, to: &etag) }
-            if answeredNotModified(maxAgeShortenedBy: CachePolicy.knownGenerationWindow) { return true }
-            guard gzip else { return false }
-            gzip = false
-        }
     }
 
     /// Answers 304 (and returns true) when the request's `If-None-Match` names ``etag``. nginx
     /// sends it when it revalidates an expired cache entry (`fastcgi_cache_revalidate`), and
     /// passes the client's own when the cache is bypassed (snippets/fastcgi-params.conf).
-    private mutating func answeredNotModified(maxAgeShortenedBy: Int = 0) -> Bool {
+    private mutating func answeredNotModified() -> Bool {
         let tag = etag
         let matched = request.withParam("HTTP_IF_NONE_MATCH") { field in
             field.map { field in tag.withUnsafeBytes { EntityTag.matches(ifNoneMatch: field, etag: $0) } } ?? false
         }
-        if matched { tag.withUnsafeBytes { Response.appendNotModified(etag: $0, maxAgeShortenedBy: maxAgeShortenedBy, to: &output) } }
+        if matched { tag.withUnsafeBytes { Response.appendNotModified(etag: $0, to: &output) } }
         return matched
     }
 
