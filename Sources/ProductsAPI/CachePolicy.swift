@@ -8,13 +8,13 @@
 /// and, if no import happened, gets a 304 without a body. So these values trade how soon a new
 /// import is seen against how often caches ask:
 ///
-/// - `max-age=60` at most: fresh for up to a minute. Longer = fewer revalidations (each one
-///   still a query on the worker, though no body crosses the network), but an import shows up
-///   later. About a minute keeps nginx's revalidations of a hot product to one per minute or so
-///   per nginx host.
+/// - `max-age=60` at most: fresh for up to a minute. Longer = fewer refreshes (each one a
+///   query on the worker; nginx fetches the entry again whole, microcache.conf says why), but an
+///   import shows up later. About a minute keeps nginx's refreshes of a hot product to one per
+///   minute or so per nginx host.
 /// - `stale-while-revalidate=30`: for 30 s past max-age a cache may answer with the expired copy
-///   at once while it revalidates. nginx lets one request per key wait for the revalidation (a
-///   304, about a millisecond) and gives the others the stale copy meanwhile; past the 30 s,
+///   at once while it revalidates. nginx lets one request per key wait for the refresh (about a
+///   millisecond) and gives the others the stale copy meanwhile; past the 30 s,
 ///   requests for that key wait for the worker. Longer = fewer waits, older answers.
 /// - `stale-if-error=600`: a CDN or browser may keep using a copy for 10 min while the API
 ///   answers errors (nginx does so for as long as it holds the entry, `inactive=10m`).

@@ -479,9 +479,9 @@ extension WorkerLoop {
         return true
     }
 
-    /// Answers 304 (and returns true) when the request's `If-None-Match` names ``etag``. nginx
-    /// sends it when it revalidates an expired cache entry (`fastcgi_cache_revalidate`), and
-    /// passes the client's own when the cache is bypassed (snippets/fastcgi-params.conf).
+    /// Answers 304 (and returns true) when the request's `If-None-Match` names ``etag``: the
+    /// client's, which nginx passes when the cache is bypassed (snippets/fastcgi-params.conf;
+    /// with the cache on, nginx answers it itself and sends none of its own).
     private mutating func answeredNotModified() -> Bool {
         let tag = etag
         let matched = request.withParam("HTTP_IF_NONE_MATCH") { field in
