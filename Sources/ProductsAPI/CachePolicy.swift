@@ -30,7 +30,18 @@
 /// Bounds, after an import swaps a new generation in: nginx serves the old one for at most
 /// max-age + stale-while-revalidate = 90 s (on an app host reading a streaming replica, plus
 /// the replica's replay lag). A browser or CDN behind it may hold what nginx gave it for as
-/// long again: 180 s end to end. `public`: the answers are the same for every client (the API
+/// long again: 180 s end to end.
+///
+/// **Held until the next import** (``heldMaxAge``): nginx puts the generation it knows into its
+/// cache key and sends it as `PRODUCTS_CACHE_GENERATION` (products-cache-generation writes it
+/// into nginx's config when an import swaps a new one in: snippets/microcache.conf). When the
+/// answer's generation is that one, the worker adds `X-Accel-Expires` (nginx's own header,
+/// which it reads before Cache-Control's max-age and never passes on to clients): nginx keeps the
+/// entry for about an hour, since the next import changes the key, not the entry. Any other
+/// answer (nginx's generation behind or ahead of this app host's catalog, or none known) gets
+/// only the 40-60 s above, so a key can hold the wrong generation for 90 s at most. What the
+/// hour bounds: how long a host whose products-cache-generation is not running keeps serving an
+/// old catalog. `public`: the answers are the same for every client (the API
 /// ignores Authorization), so shared caches may keep them.
 public enum CachePolicy {
     /// The longest max-age; what an answer without an ETag carries (an empty list page).
@@ -51,9 +62,7 @@ public enum CachePolicy {
     /// The max-age of the answers whose ETag is `etag` (as sent, quotes included): `maxAge` less
     /// 0…`maxAgeJitter` s by the ETag's FNV-1a hash.
     public static func keyMaxAge<Bytes: Sequence<UInt8>>(forETag etag: Bytes) -> Int {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in etag { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
-        return maxAge - Int(hash % UInt64(maxAgeJitter + 1))
+        maxAge - Int(fnv1a(etag) % UInt64(maxAgeJitter + 1))
     }
 
     /// The header field's value for the answers whose ETag is `etag` (nil: no ETag).
@@ -71,5 +80,34 @@ public enum CachePolicy {
     static func headerLine(etag: UnsafeRawBufferPointer?) -> [UInt8] {
         guard let etag else { return headerLines[0] }
         return headerLines[maxAge - keyMaxAge(forETag: etag)]
+    }
+
+    /// nginx's validity for an answer of the generation in nginx's cache key (see above), the
+    /// longest; each key's is shorter by 0…``heldMaxAgeJitter`` s (a hash of its ETag), so that
+    /// entries filled together do not expire together an hour later.
+    public static let heldMaxAge = 3600
+    public static let heldMaxAgeJitter = 360
+
+    /// The validity nginx keeps the answers whose ETag is `etag` when they are held until the
+    /// next import: `heldMaxAge` less 0…`heldMaxAgeJitter` s by the ETag's FNV-1a hash.
+    public static func keyHeldMaxAge<Bytes: Sequence<UInt8>>(forETag etag: Bytes) -> Int {
+        heldMaxAge - Int(fnv1a(etag) % UInt64(heldMaxAgeJitter + 1))
+    }
+
+    /// `X-Accel-Expires: <seconds>` for each held max-age (index: heldMaxAge - seconds).
+    private static let heldLines: [[UInt8]] = (0...heldMaxAgeJitter).map {
+        Array("X-Accel-Expires: \(heldMaxAge - $0)\r\n".utf8)
+    }
+
+    /// The `X-Accel-Expires` line of an answer with this ETag held until the next import.
+    static func heldLine(etag: UnsafeRawBufferPointer) -> [UInt8] {
+        heldLines[heldMaxAge - keyHeldMaxAge(forETag: etag)]
+    }
+
+    /// FNV-1a, 64 bits.
+    private static func fnv1a<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        return hash
     }
 }

@@ -21,6 +21,7 @@ public enum Response {
         cacheable: Bool = true,
         etag: UnsafeRawBufferPointer? = nil,
         gzip: Bool = false,
+        held: Bool = false,
         to out: inout [UInt8]
     ) {
         appendStatusLine(status, to: &out)
@@ -34,6 +35,9 @@ public enum Response {
             out.append(contentsOf: "Cache-Control: no-store\r\n".utf8)
         } else if status == .ok {
             out.append(contentsOf: CachePolicy.headerLine(etag: etag))
+            // After Cache-Control: nginx takes its stale-while-revalidate from there, and its
+            // validity from this line, which it reads last (CachePolicy, "held").
+            if held, let etag { out.append(contentsOf: CachePolicy.heldLine(etag: etag)) }
         }
         if let etag {
             out.append(contentsOf: Self.etagPrefix)
@@ -60,11 +64,12 @@ public enum Response {
 
     /// Appends a complete 200 response whose body is `body`: a JSON document or, with `gzip`,
     /// its gzip (`Content-Encoding: gzip`).
+    /// `held`: nginx may keep it until the next import (``CachePolicy``, `X-Accel-Expires`).
     public static func appendOK(
         body: UnsafeRawBufferPointer, method: RequestMethod, etag: UnsafeRawBufferPointer? = nil, gzip: Bool = false,
-        to out: inout [UInt8]
+        held: Bool = false, to out: inout [UInt8]
     ) {
-        appendHead(status: .ok, contentLength: body.count, etag: etag, gzip: gzip, to: &out)
+        appendHead(status: .ok, contentLength: body.count, etag: etag, gzip: gzip, held: held, to: &out)
         if !method.omitsBody { out.append(contentsOf: body) }
     }
 
@@ -113,11 +118,12 @@ public enum Response {
     /// Appends a complete 200 response whose body is a JSON array of `elements`, each already
     /// a JSON document (`[]` when there are none).
     public static func appendOKArray<C: Collection<UnsafeRawBufferPointer>>(
-        elements: C, method: RequestMethod, etag: UnsafeRawBufferPointer? = nil, to out: inout [UInt8]
+        elements: C, method: RequestMethod, etag: UnsafeRawBufferPointer? = nil, held: Bool = false, to out: inout [UInt8]
     ) {
         var total = 0
         for element in elements { total += element.count }
-        appendHead(status: .ok, contentLength: JSONArray.length(elementCount: elements.count, elementBytes: total), etag: etag, to: &out)
+        appendHead(status: .ok, contentLength: JSONArray.length(elementCount: elements.count, elementBytes: total), etag: etag,
+                   held: held, to: &out)
         guard !method.omitsBody else { return }
         JSONArray.append(elements: elements, to: &out)
     }

@@ -339,6 +339,11 @@ public enum WorkerEvent: Int, CaseIterable, Sendable {
     case incompleteRequestsDropped
     /// Requests answered 503 without a query: they had waited longer than --max-queue-time.
     case shedQueueTime
+    /// Catalog answers of another generation than the one nginx keys its cache with
+    /// (`PRODUCTS_CACHE_GENERATION`, when nginx sent one): kept by nginx 40-60 s, not until the
+    /// next import. A few right after an import; growing: nginx's generation is stale
+    /// (products-cache-generation stopped on an nginx host, or this host's replica is behind).
+    case cacheGenerationOther
 
     public var label: String {
         switch self {
@@ -350,6 +355,7 @@ public enum WorkerEvent: Int, CaseIterable, Sendable {
         case .connectionsEvicted: "fastcgi_connections_evicted"
         case .incompleteRequestsDropped: "fastcgi_incomplete_requests_dropped"
         case .shedQueueTime: "requests_shed_queue_time"
+        case .cacheGenerationOther: "answers_other_cache_generation"
         }
     }
 }

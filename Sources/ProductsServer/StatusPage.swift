@@ -271,6 +271,7 @@ extension WorkerEvent {
         case .connectionsEvicted: "Idle kept FastCGI connections closed to make room for a new one."
         case .incompleteRequestsDropped: "FastCGI connections closed because their request stayed incomplete for 1 s."
         case .shedQueueTime: "Requests answered 503 at once because they had waited longer than --max-queue-time (overload)."
+        case .cacheGenerationOther: "Catalog answers of another generation than the one in nginx's cache key (kept 40-60 s, not until the next import)."
         }
     }
 }

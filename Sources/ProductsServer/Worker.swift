@@ -153,6 +153,9 @@ struct WorkerLoop {
     var peekBuffer = [UInt8](repeating: 0, count: FastCGIRequestScan.peekLimit)
     /// The ETag of the response being built (``EntityTag``); reused like ``output``.
     var etag: [UInt8] = []
+    /// The answer's generation is the one in nginx's cache key (`PRODUCTS_CACHE_GENERATION`):
+    /// nginx may keep it until the next import (``CachePolicy``, "held"). Set with ``etag``.
+    var held = false
     /// Whether ``connection`` has the gzip lookups prepared (``Queries/gzip``).
     var gzipCatalog: GzipCatalog = .unknown
     /// Compresses what the import did not (a list page; every document of a catalog imported

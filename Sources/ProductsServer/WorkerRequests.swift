@@ -275,7 +275,7 @@ extension WorkerLoop {
             }
             result.withColumn(0) { documents in
                 tag.withUnsafeBytes { tag in
-                    Response.appendOKArray(elements: documents, method: method, etag: tagged ? tag : nil, to: &output)
+                    Response.appendOKArray(elements: documents, method: method, etag: tagged ? tag : nil, held: tagged && held, to: &output)
                 }
             }
             return true
@@ -444,7 +444,7 @@ extension WorkerLoop {
         }
         tag.withUnsafeBytes { tag in
             result.withBytes(row: 0, column: 0) {
-                Response.appendOK(body: $0, method: method, etag: tagged ? tag : nil, gzip: gzip, to: &output)
+                Response.appendOK(body: $0, method: method, etag: tagged ? tag : nil, gzip: gzip, held: tagged && held, to: &output)
             }
         }
         return true
@@ -463,18 +463,27 @@ extension WorkerLoop {
         let packed = compressed
         packed.withUnsafeBytes { body in
             guard let tag else { return Response.appendOK(body: body, method: method, gzip: true, to: &output) }
-            tag.withUnsafeBytes { Response.appendOK(body: body, method: method, etag: $0, gzip: true, to: &output) }
+            tag.withUnsafeBytes { Response.appendOK(body: body, method: method, etag: $0, gzip: true, held: held, to: &output) }
         }
     }
 
-    /// Renders the ETag of `route` in the generation of `result`'s first row into ``etag``.
+    /// Renders the ETag of `route` in the generation of `result`'s first row into ``etag``, and
+    /// sets ``held``: that generation is the one nginx keys its cache with (snippets/
+    /// fastcgi-params.conf), so nginx may keep the answer until the next import.
     /// False (no ETag) when the row has no generation, which the importer's view rules out.
     private mutating func setETag(from result: QueryResult, route: Route, gzip: Bool = false) -> Bool {
         etag.removeAll(keepingCapacity: true)
+        held = false
         guard !result.isNull(row: 0, column: 1) else { return false }
         result.withBytes(row: 0, column: 1) { generation in
             EntityTag.append(generation: generation, route: route, gzip: gzip, to: &etag)
             slot?.servedGeneration(generation)
+            let keyed = request.withParam("PRODUCTS_CACHE_GENERATION") { (key) -> Bool? in
+                guard let key, !key.isEmpty else { return nil }
+                return key.elementsEqual(generation)
+            }
+            held = keyed == true
+            if keyed == false { slot?.count(.cacheGenerationOther) }
         }
         return true
     }

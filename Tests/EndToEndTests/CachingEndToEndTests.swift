@@ -147,4 +147,53 @@ struct CachingEndToEndTests {
         #expect(r.status == 200 && r.text.contains(" v2\""))
         print("caching: new generation shown through nginx \(String(format: "%.1f", seenAfter)) s after the swap (bound \(Int(bound)) s)")
     }
+    /// Held until the next import (nginx/snippets/microcache.conf), end to end, with
+    /// Deploy/host/products-cache-generation running as on a host: an entry of the current
+    /// generation is still a HIT well past the 60 s max-age (nginx was told it may keep it),
+    /// clients never see X-Accel-Expires, and a new import shows through nginx within seconds,
+    /// not 90 s: the generation in the key changes.
+    @Test(.timeLimit(.minutes(5)))
+    func withTheGenerationServiceEntriesAreHeldUntilTheNextImportAndANewOneShowsWithinSeconds() throws {
+        let stack = ProductsStack.launch(name: "held", data: .atelierHead, cache: true)
+        defer { stack.stop() }
+        try stack.startCacheGeneration(interval: 0.2)
+        let oldGeneration = try #require(stack.cacheGeneration())
+        usleep(1_000_000)  // nginx's reload with it: new workers take over within milliseconds
+        let target = "/products/1/styles"
+        let first = try HTTP.request(port: stack.port, "GET", target)
+        let cachedAt = Date()
+        let oldTag = try #require(first[header: "etag"])
+        #expect(Self.generation(of: oldTag, tag: "s1") == oldGeneration)
+        #expect(first[header: "x-cache-status"] == "MISS")
+        #expect(first[header: "x-accel-expires"] == nil, "nginx's own header reached the client")
+        #expect(first[header: "cache-control"]?.contains("max-age=\(CachePolicy.keyMaxAge(forETag: oldTag.utf8)),") == true)
+
+        // Past the max-age of Cache-Control (and within nothing else): still a HIT.
+        Thread.sleep(until: cachedAt.addingTimeInterval(Double(CachePolicy.maxAge) + 1.5))
+        let later = try HTTP.request(port: stack.port, "GET", target)
+        #expect(later[header: "x-cache-status"] == "HIT", "an entry of nginx's generation expired after its max-age")
+        #expect(later[header: "etag"] == oldTag && later.body == first.body)
+        #expect(later[header: "x-accel-expires"] == nil)
+
+        // A good import: nginx learns of it and asks for the new generation at once.
+        try stack.importData(try stack.copyOfDataWithProductOneStylesRenamed())
+        let swappedAt = Date()
+        var shown: HTTPResponse?
+        while Date().timeIntervalSince(swappedAt) < 15 {
+            let r = try HTTP.request(port: stack.port, "GET", target)
+            #expect(r.status == 200)
+            if r.text.contains(" v2\"") { shown = r; break }
+            #expect(r[header: "etag"] == oldTag, "the old body with another ETag")
+            usleep(100_000)
+        }
+        let seenAfter = Date().timeIntervalSince(swappedAt)
+        let new = try #require(shown, "the new generation did not show within 15 s")
+        let newGeneration = try #require(stack.cacheGeneration())
+        #expect(newGeneration > oldGeneration)
+        #expect(Self.generation(of: new[header: "etag"], tag: "s1") == newGeneration)
+        #expect(seenAfter <= 5, "shown after \(seenAfter) s")
+        let again = try HTTP.request(port: stack.port, "GET", target)
+        #expect(again[header: "x-cache-status"] == "HIT" && again[header: "etag"] == new[header: "etag"])
+        print("caching: with products-cache-generation, a HIT \(Int(CachePolicy.maxAge) + 1) s after the fill; the new generation shown through nginx \(String(format: "%.1f", seenAfter)) s after the swap")
+    }
 }

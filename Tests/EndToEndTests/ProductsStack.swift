@@ -25,6 +25,7 @@ final class ProductsStack: @unchecked Sendable {
     let dataDirectory: String
     private(set) var serverPID: pid_t = 0
     private(set) var nginxPID: pid_t = 0
+    private(set) var generationPID: pid_t = 0
 
     /// Processes to stop when the test process exits (suites keep a stack in a static).
     /// (pid, signal that stops it at once with its children): nginx SIGTERM, the master SIGQUIT.
@@ -151,6 +152,31 @@ final class ProductsStack: @unchecked Sendable {
         return copy
     }
 
+    /// The file products-cache-generation writes and nginx includes (render-nginx --local).
+    var generationFile: String { directory + "/nginx/cache-generation/generation.conf" }
+
+    /// Starts Deploy/host/products-cache-generation for this stack's nginx, as a host runs it:
+    /// it asks /_health/ready every `interval` s and reloads nginx (SIGHUP) with each new
+    /// generation. Returns once it has written the first one.
+    func startCacheGeneration(interval: Double = 0.2) throws {
+        generationPID = try Subprocess.start([
+            Repository.path("Deploy/host/products-cache-generation"), "--url", "http://127.0.0.1:\(port)/_health/ready",
+            "--dir", directory + "/nginx/cache-generation", "--interval", String(interval),
+            "--reload", "kill -HUP \(nginxPID)",
+        ], logPath: directory + "/cache-generation.log")
+        // SIGKILL: it holds nothing, and a test process's children start with SIGTERM blocked
+        // (the spawning thread's mask), which bash does not undo.
+        Self.register([(generationPID, SIGKILL)])
+        try waitFor("products-cache-generation's first generation") { cacheGeneration() != nil }
+    }
+
+    /// The generation nginx keys its cache with, as products-cache-generation wrote it.
+    func cacheGeneration() -> String? {
+        guard let text = try? String(contentsOfFile: generationFile, encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("default \"") }) else { return nil }
+        return String(line.dropFirst("default \"".count).prefix { $0 != "\"" })
+    }
+
     /// The master's current worker processes.
     func workerPIDs() throws -> [pid_t] {
         let children = (try? String(contentsOfFile: "/proc/\(serverPID)/task/\(serverPID)/children", encoding: .utf8)) ?? ""
@@ -158,7 +184,8 @@ final class ProductsStack: @unchecked Sendable {
     }
 
     func stop() {
-        let pids = [nginxPID, serverPID]
+        let pids = [nginxPID, serverPID, generationPID]
+        if generationPID > 0 { kill(generationPID, SIGKILL); Subprocess.wait(generationPID); generationPID = 0 }
         if nginxPID > 0 { kill(nginxPID, SIGQUIT); Subprocess.wait(nginxPID); nginxPID = 0 }
         if serverPID > 0 { kill(serverPID, SIGTERM); Subprocess.wait(serverPID); serverPID = 0 }
         Self.running.withLock { $0.removeAll { pids.contains($0.0) } }
@@ -173,7 +200,7 @@ final class ProductsStack: @unchecked Sendable {
             if condition() { return }
             usleep(50_000)
         }
-        let logs = ["products-server.log", "nginx.log", "nginx/logs/error.log"].map { file in
+        let logs = ["products-server.log", "nginx.log", "nginx/logs/error.log", "cache-generation.log"].map { file in
             "--- \(file)\n" + ((try? String(contentsOfFile: directory + "/" + file, encoding: .utf8)) ?? "(none)")
         }.joined(separator: "\n")
         throw SpawnError(description: "timed out waiting for \(what)\n\(logs)")

@@ -70,6 +70,26 @@ import ProductsAPI
         #expect(head.contains("max-age=\(CachePolicy.keyMaxAge(forETag: tag)),"))
     }
 
+    /// Held until the next import: `X-Accel-Expires` (nginx's alone) only on a 200 with an ETag
+    /// marked held, after Cache-Control (nginx takes stale-while-revalidate from there), with the
+    /// key's own validity of 3240-3600 s.
+    @Test func heldAnswersTellNginxTheirValidityAfterCacheControl() {
+        let tag = Array(#""20261206_105337_3488_pydjbb-s7""#.utf8)
+        let held = render { out in tag.withUnsafeBytes { Response.appendOK(body: UnsafeRawBufferPointer(start: nil, count: 0), method: .get, etag: $0, held: true, to: &out) } }
+        let age = CachePolicy.keyHeldMaxAge(forETag: tag)
+        #expect((CachePolicy.heldMaxAge - CachePolicy.heldMaxAgeJitter...CachePolicy.heldMaxAge).contains(age))
+        let cacheControl = try? #require(held.firstRange(of: "Cache-Control: "))
+        let accel = try? #require(held.firstRange(of: "X-Accel-Expires: \(age)\r\n"))
+        if let cacheControl, let accel { #expect(cacheControl.lowerBound < accel.lowerBound) }
+        let notHeld = render { out in tag.withUnsafeBytes { Response.appendOK(body: UnsafeRawBufferPointer(start: nil, count: 0), method: .get, etag: $0, to: &out) } }
+        #expect(!notHeld.contains("X-Accel-Expires"))
+        let untagged = render { Response.appendOK(body: UnsafeRawBufferPointer(start: nil, count: 0), method: .get, held: true, to: &$0) }
+        #expect(!untagged.contains("X-Accel-Expires"))
+        var ages = Set<Int>()
+        for id in 1...2000 { ages.insert(CachePolicy.keyHeldMaxAge(forETag: "\"g-s\(id)\"".utf8)) }
+        #expect(ages.count > 300, "held validities spread over \(ages.count) values")
+    }
+
     @Test func errorsCarryNoCachePolicy() {
         let notFound = render { Response.append(error: .productNotFound(9), method: .get, to: &$0) }
         #expect(!notFound.contains("Cache-Control") && !notFound.contains("ETag"))

@@ -6,7 +6,7 @@
 # ------------------------------------------------------------------------------------- nginx
 step=nginx
 before=$changes
-nginx_changed=0; mount_changed=0
+nginx_changed=0; mount_changed=0; generation_changed=0
 mount_unit=$(systemd-escape -p --suffix=mount "$CACHE_DIR")
 if has web; then
 # The microcache: nginx's max_size is --cache-size. On a tmpfs a cache miss costs no disk I/O
@@ -68,6 +68,16 @@ put_text "$UNIT_DIR/nginx.service.d/products.conf" 0644 <<EOF && changed "nginx.
 # products-configure: nginx starts after the microcache's tmpfs is mounted.
 [Unit]
 RequiresMountsFor=$CACHE_DIR
+EOF
+
+# products-cache-generation.service asks this host's nginx which catalog generation the
+# workers serve (/_health/ready: on the admin port when there is one, since the health routes
+# are 404 on the public port then) and puts it in nginx's cache key (snippets/microcache.conf).
+generation_port=$HTTP_PORT; [ "$ADMIN_PORT" = none ] || generation_port=$ADMIN_PORT
+put_text "$UNIT_DIR/products-cache-generation.service.d/products.conf" 0644 <<EOF && { changed "products-cache-generation.service drop-in"; generation_changed=1; } || true
+# products-configure: where this host's nginx answers /_health/ready on loopback.
+[Service]
+Environment=PRODUCTS_CACHE_GENERATION_URL=http://127.0.0.1:$generation_port/_health/ready
 EOF
 
 # The package's nginx tree as it is, and this host's values in generated include files

@@ -23,6 +23,12 @@ if [ "$check" = 0 ] && has web; then
   else
     systemctl start nginx
   fi
+  # The catalog generation in nginx's cache key (nginx.sh): once nginx answers.
+  systemctl enable --quiet products-cache-generation.service
+  if [ "$generation_changed" = 1 ]; then systemctl restart products-cache-generation.service
+  else systemctl start products-cache-generation.service; fi
+elif [ "$check" = 0 ] && systemctl is-enabled --quiet products-cache-generation.service 2>/dev/null; then
+  systemctl disable --quiet --now products-cache-generation.service; changed "products-cache-generation stopped (no nginx in role $ROLE)"
 fi
 if [ "$check" = 0 ] && has server; then
   # The master must stay up: a release that dies at start is caught here, not by the users.

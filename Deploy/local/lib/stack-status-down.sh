@@ -18,6 +18,10 @@ cmd_status() {
     code=$(http_code "http://$host:$PORT/products/1")
     if [ "$code" = 200 ]; then row http "ok    GET /products/1 → 200"; else row http "FAIL  GET /products/1 → $code"; down=1; fi
   else row nginx down; down=1; fi
+  pid=$(generation_pid)
+  if [ -n "$pid" ]; then
+    row cache-generation "up    pid $pid   nginx keys its cache with $(sed -n 's/^default "\(.*\)";/\1/p' "$NGX/cache-generation/generation.conf" 2>/dev/null)"
+  else row cache-generation down; down=1; fi
   [ -f "$IMPORTED" ] && echo "data             $(cat "$IMPORTED")"
   return "$down"
 }
@@ -37,6 +41,14 @@ stop_nginx() {
 
 drop_cache() {  # the tmpfs cache holds RAM: give it back (a disk cache under .data/ stays)
   case "$(cache_dir)" in /dev/shm/products-stack-*) rm -rf "$(cache_dir)" ;; esac
+}
+
+stop_generation() {
+  local pid; pid=$(generation_pid)
+  if [ -z "$pid" ]; then rm -f "$GENERATION_PID"; return; fi
+  kill -TERM "$pid"; wait_gone "$pid" 5 || kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$GENERATION_PID"
+  say "products-cache-generation: stopped (pid $pid)"
 }
 
 stop_server() {
@@ -65,6 +77,7 @@ stop_postgres() {
 cmd_down() {
   [ -d "$STACK" ] || { say "nothing to stop ($(rel "$STACK") does not exist)"; return; }
   load_state        # the port names the microcache directory
+  stop_generation   # it would reload a stopped nginx
   stop_nginx        # first: no new requests reach the workers
   stop_server
   stop_postgres
@@ -72,7 +85,7 @@ cmd_down() {
 
 cmd_logs() {
   local files=() f
-  for f in "$LOGS/products-server.log" "$LOGS/import.log" "$LOGS/nginx/error.log" \
+  for f in "$LOGS/products-server.log" "$LOGS/import.log" "$LOGS/cache-generation.log" "$LOGS/nginx/error.log" \
            "$LOGS/nginx/access.log" "$PG/postgresql.log"; do
     [ -f "$f" ] && files+=("$f")
   done
