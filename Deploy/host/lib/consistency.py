@@ -10,7 +10,11 @@ Used by Deploy/host/test-cluster while an import runs on the primary and the rep
   consistency.py record URL KEYS STOPFILE OUT.json [THREADS]
       GET random keys, as fast as THREADS keep-alive connections go, until STOPFILE exists;
       write every distinct (key, body sha256, ETag generation, status) with its count and the
-      time it was first and last seen.
+      time it was first and last seen. A GET that meets its kept connection closed before any
+      byte of the answer is sent again once on a new one, as browsers and HTTP libraries do
+      for an idempotent request (RFC 9110 9.2.2): an nginx reload closes its old workers' idle
+      connections (the lb reloads when a new catalog generation arrives). Counted apart
+      ("resent"); a second failure, or any failure on a fresh connection, is a transport error.
   consistency.py judge OLD.json NEW.json RECORD.json
       Every recorded answer must be exactly the old one (status, body and generation) or
       exactly the new one. Prints one summary line; exits 1 on any mixed answer.
@@ -33,6 +37,10 @@ import urllib.parse
 def fetch(conn, key):
     conn.request("GET", key, headers={"X-Cache-Bypass": "1"})
     r = conn.getresponse()
+    return answer(r)
+
+
+def answer(r):
     body = r.read()
     etag = r.getheader("ETag") or ""
     generation = etag.strip('"').split("-", 1)[0] if etag else ""
@@ -68,19 +76,34 @@ def record(url, keys_path, stopfile, out, threads=4):
     seen = {}
     lock = threading.Lock()
     errors = []
+    resent = [0]
 
     def run(seed):
         rng = random.Random(seed)
-        conn = connect(url)
+        conn, used = connect(url), 0
         while not os.path.exists(stopfile):
             key = rng.choice(keys)
             try:
-                status, sha, gen = fetch(conn, key)
+                try:
+                    conn.request("GET", key, headers={"X-Cache-Bypass": "1"})
+                    r = conn.getresponse()
+                except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
+                    if used == 0:
+                        raise
+                    # The kept connection closed under the request, no answer begun: once more.
+                    with lock:
+                        resent[0] += 1
+                    conn.close()
+                    conn, used = connect(url), 0
+                    conn.request("GET", key, headers={"X-Cache-Bypass": "1"})
+                    r = conn.getresponse()
+                status, sha, gen = answer(r)
+                used += 1
             except Exception as e:  # a transport error: count it, reconnect
                 with lock:
                     errors.append(str(e))
                 conn.close()
-                conn = connect(url)
+                conn, used = connect(url), 0
                 time.sleep(0.05)
                 continue
             now = time.time()
@@ -96,7 +119,7 @@ def record(url, keys_path, stopfile, out, threads=4):
         w.join()
     with open(out, "w") as f:
         json.dump({"answers": [[k[0], k[1], k[2], k[3], v[0], v[1], v[2]] for k, v in seen.items()],
-                   "transport_errors": errors}, f)
+                   "transport_errors": errors, "resent": resent[0]}, f)
 
 
 def judge(old_path, new_path, record_path):
@@ -119,7 +142,8 @@ def judge(old_path, new_path, record_path):
     errors = len(rec["transport_errors"])
     changed = sum(1 for k in old if old[k][:2] != new.get(k, [None, None])[:2])
     print(f"consistency: {total} answers: {counts['old']} wholly old, {counts['new']} wholly new, "
-          f"{counts['mixed']} mixed or other, {errors} transport errors "
+          f"{counts['mixed']} mixed or other, {errors} transport errors, "
+          f"{rec.get('resent', 0)} resent after a kept connection closed "
           f"({changed} of {len(old)} keys changed their body)")
     for line in mixed[:10]:
         print(f"consistency:   {line}")
