@@ -275,7 +275,7 @@ extension WorkerLoop {
             }
             result.withColumn(0) { documents in
                 tag.withUnsafeBytes { tag in
-                    Response.appendOKArray(elements: documents, method: method, etag: tagged ? tag : nil, held: tagged && held, to: &output)
+                    Response.appendOKArray(elements: documents, method: method, etag: tagged ? tag : nil, held: held, to: &output)
                 }
             }
             return true
@@ -444,7 +444,7 @@ extension WorkerLoop {
         }
         tag.withUnsafeBytes { tag in
             result.withBytes(row: 0, column: 0) {
-                Response.appendOK(body: $0, method: method, etag: tagged ? tag : nil, gzip: gzip, held: tagged && held, to: &output)
+                Response.appendOK(body: $0, method: method, etag: tagged ? tag : nil, gzip: gzip, held: held, to: &output)
             }
         }
         return true

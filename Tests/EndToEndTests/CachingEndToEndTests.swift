@@ -147,6 +147,7 @@ struct CachingEndToEndTests {
         #expect(r.status == 200 && r.text.contains(" v2\""))
         print("caching: new generation shown through nginx \(String(format: "%.1f", seenAfter)) s after the swap (bound \(Int(bound)) s)")
     }
+
     /// Held until the next import (nginx/snippets/microcache.conf), end to end, with
     /// Deploy/host/products-cache-generation running as on a host: an entry of the current
     /// generation is still a HIT well past the 60 s max-age (nginx was told it may keep it),

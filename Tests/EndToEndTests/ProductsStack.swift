@@ -161,7 +161,7 @@ final class ProductsStack: @unchecked Sendable {
     func startCacheGeneration(interval: Double = 0.2) throws {
         generationPID = try Subprocess.start([
             Repository.path("Deploy/host/products-cache-generation"), "--url", "http://127.0.0.1:\(port)/_health/ready",
-            "--dir", directory + "/nginx/cache-generation", "--interval", String(interval),
+            "--dir", (generationFile as NSString).deletingLastPathComponent, "--interval", String(interval),
             "--reload", "kill -HUP \(nginxPID)",
         ], logPath: directory + "/cache-generation.log")
         // SIGKILL: it holds nothing, and a test process's children start with SIGTERM blocked

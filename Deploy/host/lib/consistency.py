@@ -34,10 +34,13 @@ import time
 import urllib.parse
 
 
-def fetch(conn, key):
+def ask(conn, key):
     conn.request("GET", key, headers={"X-Cache-Bypass": "1"})
-    r = conn.getresponse()
-    return answer(r)
+    return conn.getresponse()
+
+
+def fetch(conn, key):
+    return answer(ask(conn, key))
 
 
 def answer(r):
@@ -85,8 +88,7 @@ def record(url, keys_path, stopfile, out, threads=4):
             key = rng.choice(keys)
             try:
                 try:
-                    conn.request("GET", key, headers={"X-Cache-Bypass": "1"})
-                    r = conn.getresponse()
+                    r = ask(conn, key)
                 except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
                     if used == 0:
                         raise
@@ -95,8 +97,7 @@ def record(url, keys_path, stopfile, out, threads=4):
                         resent[0] += 1
                     conn.close()
                     conn, used = connect(url), 0
-                    conn.request("GET", key, headers={"X-Cache-Bypass": "1"})
-                    r = conn.getresponse()
+                    r = ask(conn, key)
                 status, sha, gen = answer(r)
                 used += 1
             except Exception as e:  # a transport error: count it, reconnect
