@@ -17,7 +17,9 @@ import Glibc
     /// socket (closing it ends the accepting thread).
     static func server(status: String = "503 Service Unavailable", delay: useconds_t,
                        closeIdleAfter: TimeInterval? = nil) throws -> (port: UInt16, listener: Int32) {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // Close-on-exec: tests spawn processes from other threads meanwhile (PostgreSQL, nginx,
+        // products-server); an inherited descriptor would keep the connection open after close.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         try #require(listener >= 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -32,6 +34,7 @@ import Glibc
             while true {
                 let fd = accept(listener, nil, nil)
                 guard fd >= 0 else { return }
+                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)  // (accept4 is not visible to Swift; shutdown below covers the gap)
                 let accepted = Date()
                 Thread.detachNewThread {
                     var buffer = [UInt8](repeating: 0, count: 4096)
@@ -42,6 +45,9 @@ import Glibc
                         let n = read(fd, &buffer, buffer.count)
                         guard n > 0 else { close(fd); return }
                         if answered == 0, let closeIdleAfter, Date().timeIntervalSince(accepted) > closeIdleAfter {
+                            // shutdown ends the connection itself (FIN), whatever other process
+                            // may hold a copy of the descriptor; close alone only drops ours.
+                            shutdown(fd, Int32(SHUT_RDWR))
                             close(fd)
                             return
                         }

@@ -128,7 +128,7 @@ private final class ClosingListener: @unchecked Sendable {
     private let fd: Int32
 
     init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         self.fd = fd
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -145,6 +145,7 @@ private final class ClosingListener: @unchecked Sendable {
             while true {
                 let client = accept(fd, nil, nil)
                 if client < 0 { return }
+                shutdown(client, Int32(SHUT_RDWR))  // a copy inherited by a spawned child must not keep it open
                 close(client)
             }
         }

@@ -25,7 +25,9 @@ public enum HTTP {
         port: Int, _ method: String = "GET", _ target: String,
         headers: [String: String] = [:], timeout: Double = 10
     ) throws -> HTTPResponse {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // Close-on-exec, as every descriptor a test holds while other threads spawn processes:
+        // an inherited copy outlives close() (WireTimeTests, the fresh-machine flake of 2026-12-07).
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw HTTPError(description: "socket: \(errno)") }
         defer { close(fd) }
         var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
@@ -80,7 +82,7 @@ public enum HTTP {
 
     /// A free TCP port on 127.0.0.1 (bind to 0, read it back, release it).
     public static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)  // (request above)
         defer { close(fd) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
