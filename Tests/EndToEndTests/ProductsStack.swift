@@ -152,17 +152,17 @@ final class ProductsStack: @unchecked Sendable {
         return copy
     }
 
-    /// Where products-cache-generation keeps nginx's link to the catalog generation
-    /// (render-nginx --local: `current` → `none` or `g-<generation>`).
-    var generationDirectory: String { directory + "/nginx/cache-generation" }
+    /// The file products-cache-generation writes and nginx includes (render-nginx --local).
+    var generationFile: String { directory + "/nginx/cache-generation/generation.conf" }
 
     /// Starts Deploy/host/products-cache-generation for this stack's nginx, as a host runs it:
-    /// it asks /_health/ready every `interval` s and points nginx's link at each new generation.
-    /// Returns once it has pointed it at the first one.
+    /// it asks /_health/ready every `interval` s and reloads nginx (SIGHUP) with each new
+    /// generation. Returns once it has written the first one.
     func startCacheGeneration(interval: Double = 0.2) throws {
         generationPID = try Subprocess.start([
             Repository.path("Deploy/host/products-cache-generation"), "--url", "http://127.0.0.1:\(port)/_health/ready",
-            "--dir", generationDirectory, "--interval", String(interval),
+            "--dir", (generationFile as NSString).deletingLastPathComponent, "--interval", String(interval),
+            "--reload", "kill -HUP \(nginxPID)",
         ], logPath: directory + "/cache-generation.log")
         // SIGKILL: it holds nothing, and a test process's children start with SIGTERM blocked
         // (the spawning thread's mask), which bash does not undo.
@@ -170,22 +170,11 @@ final class ProductsStack: @unchecked Sendable {
         try waitFor("products-cache-generation's first generation") { cacheGeneration() != nil }
     }
 
-    /// The generation nginx keys its cache with: the target of products-cache-generation's link
-    /// (nil for `none` or no link).
+    /// The generation nginx keys its cache with, as products-cache-generation wrote it.
     func cacheGeneration() -> String? {
-        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: generationDirectory + "/current"),
-              target.hasPrefix("g-") else { return nil }
-        return String(target.dropFirst(2))
-    }
-
-    /// nginx's current worker processes (new ones after a reload; not the cache manager and
-    /// loader, which come and go on their own).
-    func nginxWorkerPIDs() -> [pid_t] {
-        let children = (try? String(contentsOfFile: "/proc/\(nginxPID)/task/\(nginxPID)/children", encoding: .utf8)) ?? ""
-        return children.split(separator: " ").compactMap { pid_t($0) }.filter { pid in
-            let title = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
-            return title.hasPrefix("nginx: worker process")
-        }.sorted()
+        guard let text = try? String(contentsOfFile: generationFile, encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("default \"") }) else { return nil }
+        return String(line.dropFirst("default \"".count).prefix { $0 != "\"" })
     }
 
     /// The master's current worker processes.
@@ -205,7 +194,7 @@ final class ProductsStack: @unchecked Sendable {
 
     deinit { stop() }
 
-    func waitFor(_ what: String, seconds: Double = 20, _ condition: () -> Bool) throws {
+    private func waitFor(_ what: String, seconds: Double = 20, _ condition: () -> Bool) throws {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if condition() { return }

@@ -20,7 +20,7 @@ cmd_status() {
   else row nginx down; down=1; fi
   pid=$(generation_pid)
   if [ -n "$pid" ]; then
-    row cache-generation "up    pid $pid   nginx keys its cache with $(keyed_generation)"
+    row cache-generation "up    pid $pid   nginx keys its cache with $(sed -n 's/^default "\(.*\)";/\1/p' "$NGX/cache-generation/generation.conf" 2>/dev/null)"
   else row cache-generation down; down=1; fi
   [ -f "$IMPORTED" ] && echo "data             $(cat "$IMPORTED")"
   return "$down"
